@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `infertrace agent`: load and attach the probes, read the ring buffer,
+ * write records every interval, detach on SIGINT/SIGTERM.
+ */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "agent/discovery.h"
+#include "agent/options.h"
+#include "agent/probes.h"
+#include "agent/tracker.h"
+#include "out/jsonl.h"
+
+/* After exec the loader maps the program's libraries within milliseconds;
+ * a dlopen()ed library is mapped right after the mmap() we see. */
+#define RESCAN_SOON_NS (5ULL * 1000 * 1000)
+#define RESCAN_LATER_NS (150ULL * 1000 * 1000)
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+struct agent {
+	struct agent_opts opts;
+	struct probes *probes;
+	struct discovery *disc;
+	struct tracker *tracker;
+	struct jsonl *out;
+	struct ring_buffer *rb;
+	int64_t mono_to_real;
+	uint64_t start_ns;
+	uint64_t events;         /* ring-buffer records read */
+	int write_err;
+	int mounted_tracefs;     /* unmount on exit */
+};
+
+static uint64_t now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t mono_to_real_offset(void)
+{
+	struct timespec r, m;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return ((int64_t)r.tv_sec - (int64_t)m.tv_sec) * 1000000000LL + (r.tv_nsec - m.tv_nsec);
+}
+
+static uint64_t rss_bytes(void)
+{
+	unsigned long size, resident;
+	FILE *f = fopen("/proc/self/statm", "re");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%lu %lu", &size, &resident);
+	fclose(f);
+	return n == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct agent *a = ctx;
+	uint32_t kind;
+
+	if (size < sizeof(kind))
+		return 0;
+	a->events++;
+	memcpy(&kind, data, sizeof(kind));
+	switch (kind) {
+	case IT_EV_DATA: {
+		const struct it_data_event *ev = data;
+
+		if (size >= sizeof(*ev) && size >= sizeof(*ev) + ev->len)
+			tracker_data(a->tracker, ev);
+		break;
+	}
+	case IT_EV_SOCK_CLOSE: {
+		const struct it_close_event *ev = data;
+
+		if (size >= sizeof(*ev))
+			tracker_sock_close(a->tracker, ev->sk, ev->ts_ns);
+		break;
+	}
+	case IT_EV_EXEC:
+	case IT_EV_MMAP_EXEC:
+	case IT_EV_EXIT: {
+		const struct it_proc_event *ev = data;
+		uint64_t now = now_mono();
+
+		if (size < sizeof(*ev))
+			break;
+		if (kind == IT_EV_EXIT) {
+			tracker_proc_exit(a->tracker, ev);
+			probes_forget_pid(a->probes, ev->pid);
+			break;
+		}
+		if (kind == IT_EV_EXEC)
+			tracker_proc_exec(a->tracker, ev);
+		discovery_schedule(a->disc, ev->pid, now, kind == IT_EV_EXEC ? 0 : RESCAN_SOON_NS);
+		discovery_schedule(a->disc, ev->pid, now, RESCAN_LATER_NS);
+		break;
+	}
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void conn_forget(void *ctx, uint32_t pid, uint64_t conn, uint8_t source)
+{
+	struct agent *a = ctx;
+
+	(void)source;
+	probes_forget_tls_conn(a->probes, pid, conn);
+}
+
+static bool port_listening(void *ctx, uint16_t port)
+{
+	struct agent *a = ctx;
+
+	return discovery_port_listening(a->disc, port, now_mono());
+}
+
+static void write_record(struct agent *a, cJSON *r)
+{
+	int e;
+
+	if (!r)
+		return;
+	e = jsonl_write(a->out, r);
+	if (e && !a->write_err) {
+		a->write_err = e;
+		fprintf(stderr, "infertrace: cannot write records to %s: %s\n", a->opts.output,
+			strerror(-e));
+	}
+}
+
+static void agent_record(struct agent *a, const char *event, uint64_t start_ns, uint64_t end_ns)
+{
+	uint64_t st[IT_STAT_MAX];
+	struct tracker_stats ts;
+	struct discovery_stats ds;
+	cJSON *r = record_new("agent", (uint64_t)((int64_t)end_ns + a->mono_to_real));
+
+	if (!r)
+		return;
+	probes_read_stats(a->probes, st);
+	tracker_get_stats(a->tracker, &ts);
+	discovery_get_stats(a->disc, &ds);
+	cJSON_AddStringToObject(r, "event", event);
+	cJSON_AddStringToObject(r, "version", INFERTRACE_VERSION);
+	json_add_u64(r, "pid", (uint64_t)getpid());
+	if (strcmp(event, "start") != 0) {
+		json_add_time(r, "interval_start", (uint64_t)((int64_t)start_ns + a->mono_to_real));
+		json_add_time(r, "interval_end", (uint64_t)((int64_t)end_ns + a->mono_to_real));
+	}
+	/* counters below are totals since the agent started */
+	json_add_u64(r, "events", a->events);
+	json_add_u64(r, "lost", st[IT_STAT_LOST]);
+	json_add_u64(r, "truncated", ts.truncated);
+	json_add_u64(r, "read_faults", st[IT_STAT_READ_FAULT]);
+	json_add_u64(r, "nested_calls", st[IT_STAT_NESTED]);
+	json_add_u64(r, "calls", ts.calls);
+	json_add_u64(r, "probes_attached", probes_attached(a->probes));
+	json_add_u64(r, "files_attached", ds.files_attached);
+	json_add_u64(r, "files_examined", ds.files_examined);
+	json_add_u64(r, "attach_errors", ds.attach_errors);
+	json_add_u64(r, "connections_open", ts.conns_open);
+	json_add_u64(r, "connections_evicted", ts.conns_evicted);
+	json_add_u64(r, "processes", ts.procs);
+	json_add_u64(r, "processes_evicted", ts.procs_evicted);
+	json_add_u64(r, "record_errors", ts.write_errors);
+	json_add_u64(r, "capture_bytes", a->opts.capture_bytes);
+	json_add_u64(r, "rss_bytes", rss_bytes());
+	write_record(a, r);
+}
+
+/* Tracepoints are found through tracefs; minimal systems boot without it
+ * mounted. Mount it where libbpf looks first. Returns 1 when we mounted it. */
+static int ensure_tracefs(void)
+{
+	if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
+	    access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
+		return 1;
+	fprintf(stderr, "infertrace: tracefs is not mounted and mounting it failed (%s): "
+			"run 'mount -t tracefs tracefs /sys/kernel/tracing'\n", strerror(errno));
+	return -errno;
+}
+
+static int agent_setup(struct agent *a)
+{
+	struct probes_opts po = {
+		.capture_bytes = a->opts.capture_bytes,
+		.ringbuf_bytes = a->opts.ringbuf_mb << 20,
+		.pids = a->opts.pids,
+		.n_pids = a->opts.n_pids,
+		.comms = a->opts.comms,
+		.n_comms = a->opts.n_comms,
+		.http_ports = a->opts.http_ports,
+		.n_http_ports = a->opts.n_http_ports,
+		.verbose = a->opts.verbose,
+	};
+	struct tracker_hooks hooks = {
+		.ctx = a,
+		.conn_forget = conn_forget,
+		.port_listening = port_listening,
+	};
+	struct tracker_opts to;
+	char err[256];
+	int e;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "infertrace: the agent loads BPF programs and must run as root: "
+				"try 'sudo infertrace agent'\n");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		fprintf(stderr, "infertrace: this kernel has no BTF (/sys/kernel/btf/vmlinux): "
+				"use a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
+		return -ENOENT;
+	}
+	e = ensure_tracefs();
+	if (e < 0)
+		return e;
+	a->mounted_tracefs = e;
+	a->out = jsonl_open(a->opts.output);
+	if (!a->out) {
+		e = -errno;
+		fprintf(stderr, "infertrace: cannot open output '%s': %s\n", a->opts.output,
+			strerror(errno));
+		return e;
+	}
+	e = probes_open(&a->probes, &po, err, sizeof(err));
+	if (e) {
+		fprintf(stderr, "infertrace: %s\n", err);
+		return e;
+	}
+	a->disc = discovery_new(a->probes, a->opts.http_ports, a->opts.n_http_ports,
+				a->opts.verbose);
+	if (!a->disc)
+		return -ENOMEM;
+	discovery_scan_ldcache(a->disc);
+	discovery_scan_all(a->disc);
+
+	a->start_ns = now_mono();
+	a->mono_to_real = mono_to_real_offset();
+	to = (struct tracker_opts){
+		.conn_idle_ns = (uint64_t)(a->opts.conn_idle_s * 1e9),
+		.capture_bytes = a->opts.capture_bytes,
+		.mono_to_real_ns = a->mono_to_real,
+		.start_ns = a->start_ns,
+	};
+	a->tracker = tracker_new(&to, &hooks, a->out);
+	if (!a->tracker)
+		return -ENOMEM;
+	a->rb = ring_buffer__new(probes_ringbuf_fd(a->probes), handle_event, a, NULL);
+	if (!a->rb) {
+		e = -errno;
+		fprintf(stderr, "infertrace: cannot open the ring buffer: %s\n", strerror(errno));
+		return e;
+	}
+	return 0;
+}
+
+static void agent_teardown(struct agent *a)
+{
+	ring_buffer__free(a->rb);
+	/* detach before anything else goes: no probe outlives the agent */
+	probes_destroy(a->probes);
+	tracker_free(a->tracker);
+	discovery_free(a->disc);
+	jsonl_close(a->out);
+	if (a->mounted_tracefs)
+		umount2("/sys/kernel/tracing", MNT_DETACH);
+}
+
+static int agent_loop(struct agent *a)
+{
+	uint64_t interval_ns = (uint64_t)(a->opts.interval_s * 1e9);
+	uint64_t interval_start = a->start_ns, next_tick = a->start_ns + interval_ns;
+	int rc = 0;
+
+	while (!stop_signal) {
+		uint64_t now = now_mono(), wake = next_tick, due = discovery_next_due(a->disc);
+		int timeout_ms, e;
+
+		if (due < wake)
+			wake = due;
+		timeout_ms = wake <= now ? 0 : (int)((wake - now + 999999) / 1000000);
+		if (timeout_ms > 1000)
+			timeout_ms = 1000;
+		e = ring_buffer__poll(a->rb, timeout_ms);
+		if (e < 0 && e != -EINTR) {
+			fprintf(stderr, "infertrace: reading the ring buffer failed: %s\n",
+				strerror(-e));
+			rc = e;
+			break;
+		}
+		now = now_mono();
+		discovery_run_due(a->disc, now);
+		if (now >= next_tick) {
+			tracker_interval(a->tracker, interval_start, now, false);
+			agent_record(a, "interval", interval_start, now);
+			interval_start = now;
+			/* skip ticks missed while suspended, keep the phase */
+			while (next_tick <= now)
+				next_tick += interval_ns;
+		}
+		if (jsonl_flush(a->out) && !a->write_err) {
+			a->write_err = -EIO;
+			fprintf(stderr, "infertrace: cannot write records to %s: %s\n",
+				a->opts.output, strerror(errno));
+		}
+		if (a->write_err) {
+			rc = a->write_err;
+			break;
+		}
+	}
+
+	/* drain what the probes wrote before the signal, then the last interval */
+	ring_buffer__consume(a->rb);
+	tracker_interval(a->tracker, interval_start, now_mono(), true);
+	agent_record(a, "stop", interval_start, now_mono());
+	jsonl_flush(a->out);
+	return rc;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct agent a = { 0 };
+	char err[256];
+	int e;
+
+	if (agent_opts_parse(argc, argv, &a.opts, err, sizeof(err))) {
+		fprintf(stderr, "infertrace: %s\nTry 'infertrace agent --help'.\n", err);
+		return 2;
+	}
+	if (a.opts.help) {
+		agent_usage(stdout);
+		return 0;
+	}
+	if (a.opts.version) {
+		printf("infertrace %s\n", INFERTRACE_VERSION);
+		return 0;
+	}
+
+	/* no SA_RESTART: the signal must interrupt the ring-buffer wait */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	e = agent_setup(&a);
+	if (!e) {
+		struct discovery_stats ds;
+
+		agent_record(&a, "start", a.start_ns, a.start_ns);
+		jsonl_flush(a.out);
+		discovery_get_stats(a.disc, &ds);
+		fprintf(stderr,
+			"infertrace: tracing with %u probes (%llu files with TLS functions); "
+			"records to %s every %gs; Ctrl-C stops\n",
+			probes_attached(a.probes), (unsigned long long)ds.files_attached,
+			strcmp(a.opts.output, "-") ? a.opts.output : "stdout", a.opts.interval_s);
+		e = agent_loop(&a);
+	}
+	agent_teardown(&a);
+	if (stop_signal && !e)
+		fprintf(stderr, "infertrace: stopped by signal %d, probes detached\n",
+			(int)stop_signal);
+	return e ? 1 : 0;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* `infertrace agent` command-line options. */
+#ifndef INFERTRACE_OPTIONS_H
+#define INFERTRACE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define AGENT_MAX_PIDS 1024
+#define AGENT_MAX_COMMS 64
+#define AGENT_MAX_PORTS 256
+
+struct agent_opts {
+	const char *output;          /* "-" = stdout */
+	double interval_s;
+	uint32_t pids[AGENT_MAX_PIDS];
+	size_t n_pids;
+	const char *comms[AGENT_MAX_COMMS];
+	size_t n_comms;
+	uint32_t capture_bytes;
+	uint16_t http_ports[AGENT_MAX_PORTS];
+	size_t n_http_ports;
+	double conn_idle_s;
+	uint32_t ringbuf_mb;
+	bool verbose;
+	bool help;
+	bool version;
+};
+
+/* Ports of the common self-hosted inference servers (vLLM 8000, TGI and
+ * llama.cpp 8080, Ollama 11434), used when no --http-port is given. */
+extern const uint16_t agent_default_http_ports[];
+extern const size_t agent_n_default_http_ports;
+
+/*
+ * Parse argv (argv[0] is the subcommand name). Returns 0, or -1 with a
+ * one-line message in err (no trailing newline).
+ */
+int agent_opts_parse(int argc, char **argv, struct agent_opts *o, char *err, size_t errlen);
+void agent_usage(FILE *f);
+
+#endif

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The BPF side of the agent: open, configure, load and attach the three
+ * objects (tls, sock, proc) that share one ring buffer, attach TLS uprobes
+ * to library files as discovery finds them, and detach everything at the end.
+ */
+#ifndef INFERTRACE_PROBES_H
+#define INFERTRACE_PROBES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net_event.h"
+
+struct ring_buffer;
+
+struct probes_opts {
+	uint32_t capture_bytes;
+	uint32_t ringbuf_bytes;        /* power of two, >= page size */
+	const uint32_t *pids;          /* --pid */
+	size_t n_pids;
+	const char *const *comms;      /* --comm */
+	size_t n_comms;
+	const uint16_t *http_ports;    /* --http-port */
+	size_t n_http_ports;
+	bool verbose;                  /* libbpf debug output */
+};
+
+/* The TLS functions one library file may hold, in the order of tls_funcs. */
+enum tls_func {
+	TLS_SSL_WRITE,
+	TLS_SSL_READ,
+	TLS_SSL_WRITE_EX,
+	TLS_SSL_READ_EX,
+	TLS_GNUTLS_SEND,
+	TLS_GNUTLS_RECV,
+	TLS_NFUNCS,
+};
+extern const char *const tls_func_names[TLS_NFUNCS];
+
+struct probes;
+
+/* Returns 0, or -errno with a one-line cause and remedy in err. */
+int probes_open(struct probes **out, const struct probes_opts *opts, char *err, size_t errlen);
+void probes_destroy(struct probes *p);
+
+/*
+ * Attach entry and return probes to the functions of one file whose offsets
+ * are non-zero. Returns the number of functions attached (each gets two
+ * probes), or -errno when none could be.
+ */
+int probes_attach_tls(struct probes *p, const char *path, const uint64_t offsets[TLS_NFUNCS]);
+
+int probes_ringbuf_fd(const struct probes *p);
+/* Sum of the per-CPU counters, indexed by enum it_stat. */
+void probes_read_stats(const struct probes *p, uint64_t out[IT_STAT_MAX]);
+unsigned probes_attached(const struct probes *p);
+
+/* Capture plain TCP of this process on --http-port sockets (all = every TCP
+ * socket). */
+void probes_plain_pid(struct probes *p, uint32_t pid, bool all);
+void probes_forget_pid(struct probes *p, uint32_t pid);
+/* The TLS object conn of pid is gone: drop its socket binding. */
+void probes_forget_tls_conn(struct probes *p, uint32_t pid, uint64_t conn);
+
+#endif
