@@ -42,9 +42,12 @@ struct probes {
 
 static bool verbose_libbpf;
 
+/* libbpf's warnings include whole verifier logs; our own one-line errors
+ * say what failed, and -v shows libbpf's detail. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG && !verbose_libbpf)
+	(void)level;
+	if (!verbose_libbpf)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
