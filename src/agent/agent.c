@@ -355,7 +355,7 @@ int cmd_agent(int argc, char **argv)
 	int e;
 
 	if (agent_opts_parse(argc, argv, &a.opts, err, sizeof(err))) {
-		fprintf(stderr, "infertrace: %s\nTry 'infertrace agent --help'.\n", err);
+		fprintf(stderr, "infertrace: %s (see 'infertrace agent --help')\n", err);
 		return 2;
 	}
 	if (a.opts.help) {

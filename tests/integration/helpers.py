@@ -15,6 +15,7 @@ Everything is bounded in time: a test that waits for something that never
 comes fails with a message saying what it waited for and what it saw.
 """
 import calendar
+import ctypes
 import json
 import os
 import re
@@ -36,6 +37,7 @@ AGENT = os.environ.get("INFERTRACE_BIN", os.path.join(ROOT, "build", "infertrace
 PYTHON = "/usr/bin/python3"
 HTTPD = os.path.join(HERE, "httpd.py")
 PYCLIENT = os.path.join(HERE, "pyclient.py")
+HOLDCLIENT = os.path.join(HERE, "holdclient.py")
 NODE_SERVER = os.path.join(HERE, "node_server.js")
 NODE_CLIENT = os.path.join(HERE, "node_client.js")
 
@@ -222,6 +224,17 @@ def summarize(records, limit=20):
 # --------------------------------------------------------------------------
 # Processes
 
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_runner():
+    """preexec_fn: the child gets SIGTERM when the test runner dies, even if
+    the runner is killed before its cleanups run (e.g. its output piped to
+    `head`). A dying agent detaches its probes: nothing is left behind."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class ProcessSet:
     """The processes a test started; kill_all() ends them by pid."""
 
@@ -230,7 +243,7 @@ class ProcessSet:
 
     def spawn(self, cmd, **kw):
         kw.setdefault("stdin", subprocess.DEVNULL)
-        proc = subprocess.Popen(cmd, **kw)
+        proc = subprocess.Popen(cmd, preexec_fn=die_with_runner, **kw)
         self.procs.append(proc)
         return proc
 
@@ -342,7 +355,8 @@ class Agent:
         probes are attached then, so clients started afterwards are seen)."""
         self._err = open(self.err_path, "wb")
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=self._err)
+                                     stdout=subprocess.DEVNULL, stderr=self._err,
+                                     preexec_fn=die_with_runner)
 
         def started():
             for r in self.records():
@@ -404,19 +418,19 @@ class Agent:
             out = [r for r in out if all(r.get(k) == v for k, v in where.items())]
         return list(out)
 
-    def stop(self, timeout=STOP_TIMEOUT):
-        """SIGTERM, then wait; returns the exit status. Fails (after SIGKILL)
-        when the agent does not exit in time."""
+    def stop(self, timeout=STOP_TIMEOUT, sig=signal.SIGTERM):
+        """SIGTERM (or sig), then wait; returns the exit status. Fails (after
+        SIGKILL) when the agent does not exit in time."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
-                raise AssertionError("the agent did not exit within %gs of SIGTERM\n%s"
-                                     % (timeout, self.describe()))
+                raise AssertionError("the agent did not exit within %gs of %s\n%s"
+                                     % (timeout, signal.Signals(sig).name, self.describe()))
         self.returncode = self.proc.returncode
         self._err.close()
         self.records()  # read the last lines while the file is complete
@@ -506,14 +520,17 @@ class Server:
             self.exe = PYTHON
             cmd = [PYTHON, HTTPD, "--port", str(port), "--log", self.log_path]
             cmd += ["--plain"] if kind == "plain" else ["--cert", cert, "--key", key]
-        self.proc = procs.spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # stderr to a file, not a pipe nobody reads: a chatty server must
+        # not block on a full pipe.
+        self.err_path = self.log_path[:-len(".jsonl")] + ".stderr"
+        with open(self.err_path, "wb") as err:
+            self.proc = procs.spawn(cmd, stdout=subprocess.PIPE, stderr=err)
         try:
             ready = json.loads(read_line(self.proc.stdout, SERVER_TIMEOUT,
                                          "the %s server to listen" % kind))
         except AssertionError as e:
             self.proc.kill()
-            raise AssertionError("%s\nserver stderr:\n%s" % (
-                e, self.proc.stderr.read().decode(errors="replace")))
+            raise AssertionError("%s\nserver stderr:\n%s" % (e, tail(self.err_path)))
         self.pid = ready["pid"]
         self.port = ready["port"]
         check_eq(self.pid, self.proc.pid, "server pid (its own report vs. Popen)")

@@ -14,6 +14,10 @@ every recv() and send() is counted.
 Requests (any query string is ignored):
   GET  /bytes/N   -> 200 with a body of N bytes ('x' * N)
   POST /bytes/N   -> same; the request body (Content-Length) is read and counted
+  GET  /hold/N    -> same as /bytes/N, but the server then leaves the
+                     connection open until the client closes it (up to
+                     HOLD_TIMEOUT): for connections still open when the agent
+                     stops, or idle ones
   anything else   -> 200 with an empty body
 
 Output:
@@ -37,6 +41,8 @@ RECV_SIZE = 65536
 IO_TIMEOUT = 10.0
 # How long to wait for the peer to close after the response was sent.
 CLOSE_TIMEOUT = 3.0
+# /hold/N: how long the connection may stay open after the response.
+HOLD_TIMEOUT = 60.0
 
 
 class Conn:
@@ -88,8 +94,9 @@ def response_for(path):
     # their connection in the log.
     path = path.split("?", 1)[0]
     size = 0
-    if path.startswith("/bytes/"):
-        size = int(path[len("/bytes/"):])
+    for prefix in ("/bytes/", "/hold/"):
+        if path.startswith(prefix):
+            size = int(path[len(prefix):])
     body = b"x" * size
     head = ("HTTP/1.1 200 OK\r\n"
             "Content-Type: application/octet-stream\r\n"
@@ -97,6 +104,17 @@ def response_for(path):
             "Connection: close\r\n"
             "\r\n" % size).encode("ascii")
     return head + body
+
+
+def hold(conn):
+    """Keep the connection open until the client closes it (EOF), counting
+    anything it sends meanwhile."""
+    conn.sock.settimeout(HOLD_TIMEOUT)
+    try:
+        while conn.recv():
+            pass
+    except (OSError, ValueError):
+        pass
 
 
 def finish(conn, tls):
@@ -131,7 +149,10 @@ def handle(raw, addr, args, ctx, log, lock):
         method, path = read_request(conn)
         entry.update(method=method, path=path)
         conn.sendall(response_for(path))
-        finish(conn, ctx is not None)
+        if path.startswith("/hold/"):
+            hold(conn)
+        else:
+            finish(conn, ctx is not None)
     except Exception as e:  # logged, so a test shows why its request failed
         entry["error"] = "%s: %s" % (type(e).__name__, e)
     finally:

@@ -25,6 +25,9 @@ import sys
 import time
 import unittest
 
+# No __pycache__ in the source tree.
+sys.dont_write_bytecode = True
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 

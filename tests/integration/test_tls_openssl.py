@@ -3,8 +3,11 @@ ssl module as the server. One agent is shared by the tests of each class.
 
 Both ends of every connection are checked against the server's own log of
 plaintext bytes: the client must have sent exactly what the server received
-and received exactly what the server sent. curl uses SSL_write_ex/SSL_read_ex,
-so a missing uprobe on either shows up as a zero count here.
+and received exactly what the server sent. curl (7.88, Debian 12) calls
+SSL_write/SSL_read and python's ssl module SSL_write_ex/SSL_read_ex, so
+between the two every OpenSSL uprobe is exercised: without the one on
+SSL_read, curl's bytes_received is 0; without SSL_read_ex, the python
+server's is.
 """
 import json
 import os
