@@ -166,7 +166,7 @@ static __always_inline void emit_iov(struct data_scratch *s, __u64 iov, __u64 io
 		if (len && bpf_probe_read_user(s->ev.data, len, v.iov_base) == 0) {
 			s->ev.chunk_off = off;
 			s->ev.len = len;
-			if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + len, 0)) {
+			if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + len, rb_flags())) {
 				stat_add(IT_STAT_LOST, 1);
 			} else {
 				stat_add(IT_STAT_EVENTS, 1);
@@ -360,7 +360,7 @@ int sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	e->pad = 0;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->sk = sk;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 	stat_add(IT_STAT_EVENTS, 1);
 	return 0;
 }

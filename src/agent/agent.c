@@ -25,6 +25,8 @@
  * a dlopen()ed library is mapped right after the mmap() we see. */
 #define RESCAN_SOON_NS (5ULL * 1000 * 1000)
 #define RESCAN_LATER_NS (150ULL * 1000 * 1000)
+/* Longest wait for ring-buffer data: bounds how late a record is written. */
+#define POLL_MS 10
 
 static volatile sig_atomic_t stop_signal;
 
@@ -309,8 +311,9 @@ static int agent_loop(struct agent *a)
 		if (due < wake)
 			wake = due;
 		timeout_ms = wake <= now ? 0 : (int)((wake - now + 999999) / 1000000);
-		if (timeout_ms > 1000)
-			timeout_ms = 1000;
+		/* data records do not wake us (see rb_flags in bpf/common.bpf.h) */
+		if (timeout_ms > POLL_MS)
+			timeout_ms = POLL_MS;
 		e = ring_buffer__poll(a->rb, timeout_ms);
 		if (e < 0 && e != -EINTR) {
 			fprintf(stderr, "infertrace: reading the ring buffer failed: %s\n",

@@ -139,6 +139,9 @@ int probes_open(struct probes **out, const struct probes_opts *o, char *err, siz
 			 strerror(errno));
 		goto fail;
 	}
+	p->tls->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
+	p->sock->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
+	p->proc->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
 	p->tls->rodata->capture_bytes = o->capture_bytes;
 	p->tls->rodata->filter_enabled = filter;
 	p->sock->rodata->capture_bytes = o->capture_bytes;

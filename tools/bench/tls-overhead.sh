@@ -27,7 +27,9 @@
 #
 # Needs root (the agent loads BPF programs). Builds build/tools/tls_loop
 # when it is missing or older than tools/bench/tls_loop.c; never builds the
-# agent (run `make` first). Exit status: 0 ok, 1 agent failed to start or
+# agent (run `make` first). Runs during which another infertrace agent was
+# running (a test suite's, say) are marked * and counted at the end: its
+# probes slow the "untraced" side too. Exit status: 0 ok, 1 agent failed to start or
 # stop, or a benchmark run failed, 2 usage.
 set -euo pipefail
 
@@ -183,10 +185,25 @@ stop_agent() {
 # json_num JSON KEY
 json_num() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" <<<"$1"; }
 
-# run_loop SIZE -> one JSON line in $RESULT
+# Other infertrace agents (e.g. a test suite's) trace our "untraced" runs too.
+OTHERS=0
+others_running() {
+	local p
+	for p in $(pgrep -f 'infertrace agent' 2>/dev/null); do
+		[ "$p" != "$AGENT_PID" ] && [ "$p" != "$$" ] && return 0
+	done
+	return 1
+}
+
+# run_loop SIZE -> one JSON line in $RESULT; MARK is " *" when another agent
+# ran before or after it
 run_loop() {
+	MARK=""
+	others_running && MARK=" *"
 	RESULT=$("$LOOP" -s "$1" -t "$DURATION" --api "$API" "${LOOP_CPU[@]}") ||
 		die "tls_loop -s $1 failed"
+	others_running && MARK=" *"
+	[ -n "$MARK" ] && OTHERS=$((OTHERS + 1))
 	[ "$VERBOSE" = 1 ] && echo "    $RESULT" >&2
 	return 0
 }
@@ -215,7 +232,7 @@ for size in $SIZES; do
 				rps=$(json_num "$RESULT" round_trips_per_s)
 				ns=$(json_num "$RESULT" ns_per_ssl_call)
 				U_RPS[$size]+=" $rps" U_NS[$size]+=" $ns"
-				printf '  size %-6s round %d untraced %10.1f rt/s %9.1f ns/call\n' "$size" "$r" "$rps" "$ns" >&2
+				printf '  size %-6s round %d untraced %10.1f rt/s %9.1f ns/call%s\n' "$size" "$r" "$rps" "$ns" "$MARK" >&2
 			else
 				tag=s$size-r$r
 				start_agent "$tag"
@@ -230,8 +247,8 @@ for size in $SIZES; do
 				lost=$(json_num "$last" lost)
 				spc=$(awk -v a="$seen" -v c="$calls" 'BEGIN { printf "%.2f", (c > 0 ? a / c : 0) }')
 				T_RPS[$size]+=" $rps" T_NS[$size]+=" $ns" SEEN[$size]+=" $spc" LOST[$size]+=" ${lost:-0}"
-				printf '  size %-6s round %d traced   %10.1f rt/s %9.1f ns/call  agent: calls %s (%s per timed call) lost %s\n' \
-					"$size" "$r" "$rps" "$ns" "${seen:-?}" "$spc" "${lost:-?}" >&2
+				printf '  size %-6s round %d traced   %10.1f rt/s %9.1f ns/call  agent: calls %s (%s per timed call) lost %s%s\n' \
+					"$size" "$r" "$rps" "$ns" "${seen:-?}" "$spc" "${lost:-?}" "$MARK" >&2
 			fi
 		done
 	done
@@ -255,3 +272,7 @@ echo " +ns/SSLcall = median traced minus median untraced wall time per SSL call,
 echo " across client and server; seen/call = TLS calls the agent counted (its last \"agent\" record)"
 echo " per timed SSL call, about 1 (warmup and other processes add a little); lost = ring-buffer losses;"
 echo " spread = (max - min) / median of round trips/s, untraced/traced: ratios inside it are noise)"
+if [ "$OTHERS" -gt 0 ]; then
+	echo "tls-overhead: warning: another infertrace agent was running around $OTHERS run(s) (marked * above):"
+	echo " its probes slowed those runs too; rerun on a quiet machine for clean numbers"
+fi
