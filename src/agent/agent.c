@@ -315,6 +315,10 @@ static int agent_loop(struct agent *a)
 		if (timeout_ms > POLL_MS)
 			timeout_ms = POLL_MS;
 		e = ring_buffer__poll(a->rb, timeout_ms);
+		/* poll only reads rings that signalled; records queued without a
+		 * wake-up are read here */
+		if (e >= 0 || e == -EINTR)
+			e = ring_buffer__consume(a->rb);
 		if (e < 0 && e != -EINTR) {
 			fprintf(stderr, "infertrace: reading the ring buffer failed: %s\n",
 				strerror(-e));
