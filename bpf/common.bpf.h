@@ -89,20 +89,47 @@ struct tls_call {
 	__u64 buf;
 	__u64 size_ptr; /* size_t *written / *readbytes of the _ex calls, else 0 */
 	__u64 start_ns;
-	__u32 depth;    /* TLS calls nested inside this one */
 	__u8 source;
 	__u8 dir;
 	__u8 have_sock;
-	__u8 pad;
+	__u8 inner_reported; /* a call nested in this one reported the same bytes */
+	__u32 pad;
 	struct it_sock sock;
 };
 
+/*
+ * TLS calls nest: node calls SSL_write from a callback inside SSL_read (the
+ * handshake completes there and the request goes out). Each thread keeps a
+ * small stack; every call is reported at its own return.
+ */
+#define TLS_STACK_DEPTH 4 /* a power of two */
+
+struct tls_stack {
+	__u32 n;
+	__u32 pad;
+	struct tls_call frames[TLS_STACK_DEPTH];
+};
+
+/* LRU: threads that exit without our exit hook seeing them must not fill it */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64); /* pid_tgid */
-	__type(value, struct tls_call);
+	__type(value, struct tls_stack);
 } tls_calls SEC(".maps");
+
+/* The innermost TLS call in progress on this thread, or NULL. */
+static __always_inline struct tls_call *tls_top(struct tls_stack *st)
+{
+	__u32 i;
+
+	if (!st || st->n == 0)
+		return NULL;
+	i = st->n - 1;
+	if (i >= TLS_STACK_DEPTH)
+		return NULL;
+	return &st->frames[i & (TLS_STACK_DEPTH - 1)];
+}
 
 /* Processes that made TLS calls: their socket syscalls are watched to find
  * the socket of TLS objects that do no I/O themselves (memory BIOs). */

@@ -86,7 +86,7 @@ static __always_inline int sock_enter(int fd, __u64 arg, __u64 count, __u8 argki
 	__u8 *v, mode = PLAIN_NONE, is_tls;
 	__u64 now;
 
-	tc = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+	tc = tls_top(bpf_map_lookup_elem(&tls_calls, &pid_tgid));
 	if (tc) {
 		/* ciphertext of a TLS call in progress: only learn its socket */
 		if (!tc->have_sock && sock_from_fd(fd, &tc->sock) == 0)

@@ -5,7 +5,8 @@
  * Three programs serve every library: the attach cookie says which library
  * and direction a probe site is (IT_COOKIE), so OpenSSL's SSL_write and
  * GnuTLS's gnutls_record_send share tls_enter. Entry saves the arguments per
- * thread; return reads the byte count and copies the plaintext.
+ * thread (a small stack: calls nest); return reads the byte count and
+ * copies the plaintext.
  *
  *   int SSL_write(SSL *, const void *, int)             -> bytes or <= 0
  *   int SSL_read(SSL *, void *, int)                    -> bytes or <= 0
@@ -31,27 +32,37 @@ static __always_inline int tls_enter_common(struct pt_regs *ctx, __u64 size_ptr)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	__u64 cookie = bpf_get_attach_cookie(ctx);
-	struct tls_call *cur, call = {};
+	struct tls_stack *st, empty = {};
+	struct tls_call *c;
 	__u8 one = 1;
+	__u32 i;
 
-	cur = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
-	if (cur) {
-		/* e.g. a library's SSL_write implemented on SSL_write_ex:
-		 * only the outermost call is reported. */
-		cur->depth++;
-		stat_add(IT_STAT_NESTED, 1);
+	st = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+	if (!st) {
+		if (!process_selected(tgid))
+			return 0;
+		bpf_map_update_elem(&tls_calls, &pid_tgid, &empty, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+		if (!st)
+			return 0;
+	}
+	i = st->n;
+	if (i >= TLS_STACK_DEPTH) {
+		stat_add(IT_STAT_NEST_OVERFLOW, 1);
+		st->n++; /* keep returns balanced */
 		return 0;
 	}
-	if (!process_selected(tgid))
-		return 0;
-	call.conn = PT_REGS_PARM1(ctx);
-	call.buf = PT_REGS_PARM2(ctx);
-	call.size_ptr = size_ptr;
-	call.start_ns = bpf_ktime_get_ns();
-	call.depth = 1;
-	call.source = IT_COOKIE_SOURCE(cookie);
-	call.dir = IT_COOKIE_DIR(cookie);
-	bpf_map_update_elem(&tls_calls, &pid_tgid, &call, BPF_ANY);
+	if (i > 0)
+		stat_add(IT_STAT_NESTED, 1);
+	c = &st->frames[i & (TLS_STACK_DEPTH - 1)];
+	__builtin_memset(c, 0, sizeof(*c));
+	c->conn = PT_REGS_PARM1(ctx);
+	c->buf = PT_REGS_PARM2(ctx);
+	c->size_ptr = size_ptr;
+	c->start_ns = bpf_ktime_get_ns();
+	c->source = IT_COOKIE_SOURCE(cookie);
+	c->dir = IT_COOKIE_DIR(cookie);
+	st->n = i + 1;
 	bpf_map_update_elem(&tls_procs, &tgid, &one, BPF_ANY);
 	return 0;
 }
@@ -111,16 +122,21 @@ int BPF_KRETPROBE(tls_exit)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct data_scratch *s;
-	struct tls_call *c;
+	struct tls_stack *st;
+	struct tls_call *c, *outer;
 	__u64 total = 0;
-	__u32 off = 0;
+	__u32 off = 0, i;
 	long rc = PT_REGS_RC(ctx);
 
-	c = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
-	if (!c)
+	st = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+	if (!st || st->n == 0)
 		return 0;
-	if (--c->depth > 0)
-		return 0;
+	i = --st->n;
+	if (i >= TLS_STACK_DEPTH)
+		return 0; /* an overflowed call: not recorded */
+	/* masks (TLS_STACK_DEPTH is a power of two) keep the verifier sure of
+	 * the bounds */
+	c = &st->frames[i & (TLS_STACK_DEPTH - 1)];
 
 	if (c->size_ptr) {
 		/* _ex: returns 1 on success, the count is in *size_ptr */
@@ -132,12 +148,25 @@ int BPF_KRETPROBE(tls_exit)
 	} else if ((int)rc > 0) {
 		total = (int)rc;
 	}
-	if (total == 0)
-		goto out;
+	if (total == 0 || c->inner_reported)
+		return 0;
+	if (i > 0) {
+		outer = &st->frames[(i - 1) & (TLS_STACK_DEPTH - 1)];
+		/* a wrapper around the same call (SSL_write over SSL_write_ex in
+		 * some builds) returns the same bytes again: the outer one stays
+		 * silent */
+		if (outer->conn == c->conn && outer->dir == c->dir)
+			outer->inner_reported = 1;
+		/* the socket found inside an inner call serves the outer one */
+		if (c->have_sock && !outer->have_sock && outer->conn == c->conn) {
+			outer->sock = c->sock;
+			outer->have_sock = 1;
+		}
+	}
 
 	s = scratch_get();
 	if (!s)
-		goto out;
+		return 0;
 	fill_header(s, pid_tgid);
 	s->ev.fd = -1;
 	s->ev.start_ns = c->start_ns;
@@ -149,7 +178,5 @@ int BPF_KRETPROBE(tls_exit)
 	tls_resolve_sock(c, pid_tgid, &s->ev.sock);
 	emit_chunks(s, c->buf, total < capture_bytes ? total : capture_bytes, &off);
 	emit_header_only(s);
-out:
-	bpf_map_delete_elem(&tls_calls, &pid_tgid);
 	return 0;
 }

@@ -65,7 +65,8 @@ enum it_stat {
 	IT_STAT_EVENTS = 0,    /* records written to the ring buffer */
 	IT_STAT_LOST,          /* records the ring buffer had no room for */
 	IT_STAT_READ_FAULT,    /* user memory that could not be read (paged out) */
-	IT_STAT_NESTED,        /* TLS calls nested in TLS calls (counted once) */
+	IT_STAT_NESTED,        /* TLS calls made inside another TLS call */
+	IT_STAT_NEST_OVERFLOW, /* calls nested deeper than the stack: not reported */
 	IT_STAT_MAX,
 };
 

@@ -20,6 +20,7 @@
 #include "agent/probes.h"
 #include "agent/tracker.h"
 #include "out/jsonl.h"
+#include "proto/proto.h"
 
 /* After exec the loader maps the program's libraries within milliseconds;
  * a dlopen()ed library is mapped right after the mmap() we see. */
@@ -182,7 +183,15 @@ static void agent_record(struct agent *a, const char *event, uint64_t start_ns, 
 	json_add_u64(r, "truncated", ts.truncated);
 	json_add_u64(r, "read_faults", st[IT_STAT_READ_FAULT]);
 	json_add_u64(r, "nested_calls", st[IT_STAT_NESTED]);
+	json_add_u64(r, "nested_overflow", st[IT_STAT_NEST_OVERFLOW]);
 	json_add_u64(r, "calls", ts.calls);
+	json_add_u64(r, "requests", ts.requests);
+	json_add_u64(r, "http_exchanges", proto_stats.exchanges);
+	json_add_u64(r, "capture_gaps", proto_stats.gaps);
+	json_add_u64(r, "capture_gap_bytes", proto_stats.gap_bytes);
+	json_add_u64(r, "http_resyncs", proto_stats.resyncs);
+	json_add_u64(r, "http_orphan_responses", proto_stats.orphan_responses);
+	json_add_u64(r, "not_http_connections", proto_stats.not_http);
 	json_add_u64(r, "probes_attached", probes_attached(a->probes));
 	json_add_u64(r, "files_attached", ds.files_attached);
 	json_add_u64(r, "files_examined", ds.files_examined);
@@ -273,6 +282,8 @@ static int agent_setup(struct agent *a)
 		.capture_bytes = a->opts.capture_bytes,
 		.mono_to_real_ns = a->mono_to_real,
 		.start_ns = a->start_ns,
+		.parse_http = true,
+		.all_requests = a->opts.all_requests,
 	};
 	a->tracker = tracker_new(&to, &hooks, a->out);
 	if (!a->tracker)

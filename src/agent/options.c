@@ -19,6 +19,7 @@ enum {
 	OPT_HTTP_PORT,
 	OPT_CONN_IDLE,
 	OPT_RINGBUF,
+	OPT_ALL_REQUESTS,
 };
 
 static const struct option long_opts[] = {
@@ -30,6 +31,7 @@ static const struct option long_opts[] = {
 	{ "http-port", required_argument, NULL, OPT_HTTP_PORT },
 	{ "conn-idle", required_argument, NULL, OPT_CONN_IDLE },
 	{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
+	{ "all-requests", no_argument, NULL, OPT_ALL_REQUESTS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -57,11 +59,13 @@ void agent_usage(FILE *f)
 		"                           llama.cpp, Ollama)\n"
 		"      --conn-idle SECONDS  report a connection idle this long and forget it (default 60)\n"
 		"      --ringbuf-mb N       ring buffer size in MiB, a power of two (default 8)\n"
+		"      --all-requests       a request record for every HTTP exchange, not only\n"
+		"                           inference APIs\n"
 		"  -v, --verbose            say which files are probed; libbpf debug output\n"
 		"  -h, --help               show this help\n"
 		"  -V, --version            show the version\n"
 		"\n"
-		"Records (docs/schema.md): type \"connection\", \"usage\" and \"agent\".\n"
+		"Records (docs/schema.md): type \"request\", \"connection\", \"usage\" and \"agent\".\n"
 		"Example: sudo infertrace agent -o - --interval 5 | jq 'select(.type==\"usage\")'\n",
 		IT_CAPTURE_DEFAULT, IT_CAPTURE_MAX);
 }
@@ -184,6 +188,9 @@ int agent_opts_parse(int argc, char **argv, struct agent_opts *o, char *err, siz
 				return -1;
 			}
 			o->ringbuf_mb = (uint32_t)v;
+			break;
+		case OPT_ALL_REQUESTS:
+			o->all_requests = true;
 			break;
 		case 'v':
 			o->verbose = true;

@@ -24,6 +24,7 @@ struct agent_opts {
 	size_t n_http_ports;
 	double conn_idle_s;
 	uint32_t ringbuf_mb;
+	bool all_requests;
 	bool verbose;
 	bool help;
 	bool version;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "proto/proto.h"
 #include "util/htab.h"
 #include "util/list.h"
 
@@ -17,6 +18,11 @@ struct proc {
 	uint64_t bytes_sent, bytes_received, calls;
 	uint32_t conns_active;     /* connections with traffic this interval */
 	uint64_t interval_seq;     /* interval the counters belong to */
+	/* inference requests this interval; tokens as the provider reported
+	 * them, estimates apart (never mixed with billed numbers) */
+	uint64_t requests;
+	uint64_t input_tokens, output_tokens;
+	uint64_t est_input_tokens, est_output_tokens;
 	uint64_t last_ns;
 	struct list_node lru;
 };
@@ -33,6 +39,8 @@ struct conn {
 	uint64_t interval_seq;     /* last interval it was counted active in */
 	struct conn *sk_next;      /* other connections on the same socket */
 	struct list_node lru;
+	struct proto_conn *proto;  /* HTTP state; NULL until the first payload */
+	struct tracker *t;
 };
 
 struct tracker {
@@ -147,6 +155,14 @@ static void set_comm(char dst[IT_COMM_LEN + 1], const char *src)
 
 /* ---- processes ---- */
 
+static void proc_reset(struct proc *p)
+{
+	p->bytes_sent = p->bytes_received = p->calls = 0;
+	p->conns_active = 0;
+	p->requests = p->input_tokens = p->output_tokens = 0;
+	p->est_input_tokens = p->est_output_tokens = 0;
+}
+
 static void usage_record(struct tracker *t, struct proc *p, uint64_t end_ns, bool partial)
 {
 	uint64_t start = t->interval_start_ns;
@@ -170,11 +186,15 @@ static void usage_record(struct tracker *t, struct proc *p, uint64_t end_ns, boo
 	json_add_u64(r, "bytes_received", p->bytes_received);
 	json_add_u64(r, "connections", p->conns_active);
 	json_add_u64(r, "calls", p->calls);
+	json_add_u64(r, "requests", p->requests);
+	json_add_u64(r, "gen_ai.usage.input_tokens", p->input_tokens);
+	json_add_u64(r, "gen_ai.usage.output_tokens", p->output_tokens);
+	json_add_u64(r, "estimated_input_tokens", p->est_input_tokens);
+	json_add_u64(r, "estimated_output_tokens", p->est_output_tokens);
 	cJSON_AddBoolToObject(r, "partial", partial);
 	emit(t, r);
 out:
-	p->bytes_sent = p->bytes_received = p->calls = 0;
-	p->conns_active = 0;
+	proc_reset(p);
 }
 
 static void proc_drop(struct tracker *t, struct proc *p)
@@ -216,8 +236,7 @@ static struct proc *proc_get(struct tracker *t, uint32_t pid, const char *comm, 
 	p->last_ns = now;
 	if (p->interval_seq != t->interval_seq) {
 		p->interval_seq = t->interval_seq;
-		p->bytes_sent = p->bytes_received = p->calls = 0;
-		p->conns_active = 0;
+		proc_reset(p);
 	}
 	return p;
 }
@@ -318,6 +337,12 @@ static void sock_index_add(struct tracker *t, struct conn *c)
 /* Report a connection and forget it. */
 static void conn_close(struct tracker *t, struct conn *c, uint64_t end_ns, const char *reason)
 {
+	/* requests still open end with the connection, before its record */
+	if (c->proto) {
+		proto_conn_close(c->proto, end_ns);
+		proto_conn_free(c->proto);
+		c->proto = NULL;
+	}
 	conn_record(t, c, end_ns, reason);
 	if (c->source != IT_SRC_SOCKET && t->hooks.conn_forget)
 		t->hooks.conn_forget(t->hooks.ctx, c->pid, c->conn_id, c->source);
@@ -347,6 +372,7 @@ static struct conn *conn_get(struct tracker *t, const struct it_data_event *ev)
 		if (!c)
 			return NULL;
 		c->pid = ev->pid;
+		c->t = t;
 		c->conn_id = ev->conn_id;
 		c->source = ev->source;
 		c->start_ns = ev->start_ns;
@@ -368,14 +394,80 @@ static struct conn *conn_get(struct tracker *t, const struct it_data_event *ev)
 	return c;
 }
 
+/* A finished HTTP exchange on connection c: a `request` record for
+ * inference APIs (all exchanges with --all-requests). */
+static void on_exchange(void *ctx, struct exchange *x)
+{
+	struct conn *c = ctx;
+	struct tracker *t = c->t;
+	const struct llm_call *l = &x->llm;
+	uint8_t role = conn_role(t, c);
+	uint64_t end = x->resp_end_ns ? x->resp_end_ns : c->last_ns;
+	struct proc *p;
+	char addr[64];
+	cJSON *r;
+
+	if (!x->is_llm && !t->opts.all_requests)
+		return;
+	t->st.requests++;
+	p = htab_get(t->procs, c->pid);
+	if (p && x->is_llm) {
+		if (p->interval_seq != t->interval_seq) {
+			p->interval_seq = t->interval_seq;
+			proc_reset(p);
+		}
+		p->requests++;
+		if (l->usage_source == USAGE_PROVIDER) {
+			p->input_tokens += l->usage.input_tokens > 0 ? (uint64_t)l->usage.input_tokens : 0;
+			p->output_tokens += l->usage.output_tokens > 0 ? (uint64_t)l->usage.output_tokens : 0;
+		} else if (l->usage_source == USAGE_ESTIMATED) {
+			p->est_input_tokens += l->usage.input_tokens > 0 ? (uint64_t)l->usage.input_tokens : 0;
+			p->est_output_tokens +=
+				l->usage.output_tokens > 0 ? (uint64_t)l->usage.output_tokens : 0;
+		}
+	}
+	r = record_new("request", real_ns(t, end));
+	if (!r) {
+		t->st.write_errors++;
+		return;
+	}
+	json_add_u64(r, "pid", c->pid);
+	cJSON_AddStringToObject(r, "comm", c->comm);
+	json_add_u64(r, "cgroup_id", c->cgroup_id);
+	cJSON_AddStringToObject(r, "role", role_name(role));
+	add_endpoint(r, "client", &c->sock, role != IT_ROLE_SERVER);
+	add_endpoint(r, "server", &c->sock, role == IT_ROLE_SERVER);
+	if (c->sock.sk) {
+		/* the address on the socket; server.address becomes the host name */
+		addr_format(c->sock.family, c->sock.raddr, addr, sizeof(addr));
+		cJSON_AddStringToObject(r, "network.peer.address", addr);
+	} else {
+		cJSON_AddNullToObject(r, "network.peer.address");
+	}
+	if (x->host[0])
+		cJSON_ReplaceItemInObject(r, "server.address", cJSON_CreateString(x->host));
+	if (source_name(c->source))
+		cJSON_AddStringToObject(r, "tls.library", source_name(c->source));
+	else
+		cJSON_AddNullToObject(r, "tls.library");
+	exchange_to_json(x, r, t->opts.mono_to_real_ns);
+	emit(t, r);
+}
+
 void tracker_data(struct tracker *t, const struct it_data_event *ev)
 {
 	struct proc *p;
 	struct conn *c;
 
 	t->st.data_events++;
-	if (!ev->first)
-		return; /* payload continuation: accounted with the first record */
+	if (!ev->first) {
+		/* payload continuation: accounted with the first record */
+		c = htab_get(t->conns, conn_key(ev->pid, ev->conn_id));
+		if (c && c->proto)
+			proto_conn_data(c->proto, ev->dir, ev->ts_ns, ev->data, ev->len, ev->chunk_off,
+					false, 0, t->opts.capture_bytes);
+		return;
+	}
 
 	p = proc_get(t, ev->pid, ev->comm, ev->cgroup_id, ev->ts_ns);
 	c = conn_get(t, ev);
@@ -400,6 +492,11 @@ void tracker_data(struct tracker *t, const struct it_data_event *ev)
 		c->interval_seq = t->interval_seq;
 		p->conns_active++;
 	}
+	if (!c->proto && t->opts.parse_http)
+		c->proto = proto_conn_new(conn_role(t, c), on_exchange, c);
+	if (c->proto)
+		proto_conn_data(c->proto, ev->dir, ev->ts_ns, ev->data, ev->len, ev->chunk_off, true,
+				ev->total, t->opts.capture_bytes);
 }
 
 void tracker_sock_close(struct tracker *t, uint64_t sk, uint64_t ts_ns)

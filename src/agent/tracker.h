@@ -23,6 +23,9 @@ struct tracker_opts {
 	uint32_t max_conns;        /* oldest evicted beyond this */
 	uint32_t max_procs;
 	uint64_t start_ns;         /* CLOCK_MONOTONIC start of the first interval */
+	bool parse_http;           /* turn payloads into requests (src/proto) */
+	bool all_requests;         /* a request record for every HTTP exchange, not
+				    * only inference APIs */
 };
 
 struct tracker_hooks {
@@ -43,6 +46,7 @@ struct tracker_stats {
 	uint64_t conns_open;
 	uint64_t procs;
 	uint64_t write_errors;     /* records the output refused */
+	uint64_t requests;         /* request records written */
 };
 
 struct tracker;
