@@ -192,6 +192,8 @@ static void agent_record(struct agent *a, const char *event, uint64_t start_ns, 
 	json_add_u64(r, "http_resyncs", proto_stats.resyncs);
 	json_add_u64(r, "http_orphan_responses", proto_stats.orphan_responses);
 	json_add_u64(r, "not_http_connections", proto_stats.not_http);
+	json_add_u64(r, "http_pending_evicted", proto_stats.pending_evicted);
+	json_add_u64(r, "body_budget_drops", proto_stats.body_budget_drops);
 	json_add_u64(r, "probes_attached", probes_attached(a->probes));
 	json_add_u64(r, "files_attached", ds.files_attached);
 	json_add_u64(r, "files_examined", ds.files_examined);

@@ -8,6 +8,7 @@
 
 #include "out/jsonl.h"
 #include "proto/awsev.h"
+#include "proto/proto.h"
 #include "proto/sse.h"
 
 /* A streamed event bigger than this is dropped (counted by the parser). */
@@ -19,6 +20,11 @@ enum stream_kind {
 	STREAM_NDJSON,
 	STREAM_AWS,
 };
+
+/* Body bytes kept by all exchanges together: past this, bodies are counted
+ * but not kept (their usage is then estimated). */
+#define BODY_BYTES_BUDGET (256u << 20)
+static size_t body_bytes_held;
 
 struct exchange *exchange_new(uint64_t ts_ns, int version)
 {
@@ -38,6 +44,7 @@ static void body_free(struct body *b)
 {
 	decoder_free(b->dec);
 	free(b->buf);
+	body_bytes_held -= b->alloc;
 }
 
 void exchange_free(struct exchange *x)
@@ -76,19 +83,35 @@ static void copy_value(char *dst, size_t cap, const char *v, size_t n)
 
 static void body_keep(struct body *b, const uint8_t *data, size_t n)
 {
-	size_t room;
+	size_t want, cap;
+	char *nb;
 
-	if (!b->buf && !b->capped) {
-		b->buf = malloc(EXCHANGE_BODY_CAP + 1);
-		if (!b->buf) {
+	if (b->capped)
+		return;
+	if (n > EXCHANGE_BODY_CAP - b->len) {
+		n = EXCHANGE_BODY_CAP - b->len;
+		b->capped = true;
+	}
+	want = b->len + n + 1;
+	if (want > b->alloc) {
+		/* grow by doubling from 4 KiB: most bodies are small */
+		for (cap = b->alloc ? b->alloc : 4096; cap < want; cap *= 2)
+			;
+		if (cap > EXCHANGE_BODY_CAP + 1)
+			cap = EXCHANGE_BODY_CAP + 1;
+		if (body_bytes_held + (cap - b->alloc) > BODY_BYTES_BUDGET) {
+			proto_stats.body_budget_drops++;
 			b->capped = true;
 			return;
 		}
-	}
-	room = EXCHANGE_BODY_CAP - b->len;
-	if (n > room) {
-		n = room;
-		b->capped = true;
+		nb = realloc(b->buf, cap);
+		if (!nb) {
+			b->capped = true;
+			return;
+		}
+		body_bytes_held += cap - b->alloc;
+		b->buf = nb;
+		b->alloc = cap;
 	}
 	memcpy(b->buf + b->len, data, n);
 	b->len += n;

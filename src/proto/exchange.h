@@ -36,7 +36,7 @@ struct body {
 	uint64_t wire;         /* bytes as sent (after content coding, without chunk framing) */
 	uint64_t decoded;
 	char *buf;             /* decoded bytes kept, up to EXCHANGE_BODY_CAP */
-	size_t len;
+	size_t len, alloc;
 	bool capped;
 };
 

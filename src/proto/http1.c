@@ -76,6 +76,21 @@ bool h1_looks_like_response(const uint8_t *d, size_t n)
 
 static void queue_push(struct h1_conn *h, struct exchange *x)
 {
+	size_t n = 0;
+
+	for (struct exchange *q = h->head; q; q = q->next)
+		n++;
+	if (n >= PROTO_MAX_PENDING && h->head && h->head != h->req.cur && h->head != h->resp.cur) {
+		/* a client that never gets answers: report the oldest as is */
+		struct exchange *old = h->head;
+
+		h->head = old->next;
+		if (!h->head)
+			h->tail = NULL;
+		old->incomplete = true;
+		proto_stats.pending_evicted++;
+		proto_emit(&h->sink, old);
+	}
 	x->next = NULL;
 	if (h->tail)
 		h->tail->next = x;

@@ -159,7 +159,9 @@ static void header_block_done(struct h2_conn *h, struct h2_dir *d)
 
 	if (!d->block_is_push) {
 		x = htab_get(h->streams, d->block_stream);
-		if (d->client && !x) {
+		if (d->client && !x && htab_count(h->streams) >= PROTO_MAX_STREAMS) {
+			proto_stats.pending_evicted++;
+		} else if (d->client && !x) {
 			x = exchange_new(d->ts, 20);
 			if (x) {
 				x->stream_id = d->block_stream;

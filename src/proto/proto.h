@@ -29,7 +29,15 @@ struct proto_stats {
 	uint64_t resyncs;         /* parsing lost and found again */
 	uint64_t not_http;        /* connections given up as not HTTP */
 	uint64_t orphan_responses;/* responses with no request seen */
+	uint64_t body_budget_drops; /* bodies not kept: all bodies held BODY_BYTES_BUDGET */
+	uint64_t pending_evicted; /* HTTP/1 requests or HTTP/2 streams over the per-connection bound */
 };
+
+/* Requests waiting for a response on one HTTP/1 connection, and open
+ * streams on one HTTP/2 connection: beyond these the oldest is reported
+ * incomplete (HTTP/1) or new streams are not followed (HTTP/2). */
+#define PROTO_MAX_PENDING 64
+#define PROTO_MAX_STREAMS 256
 
 /* Global counters, for the agent record. */
 extern struct proto_stats proto_stats;
