@@ -25,7 +25,7 @@ endif
 CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -DINFERTRACE_VERSION='"$(VERSION)"' \
               -Iinclude -Isrc -I$(BUILD)/skel -MMD -MP
-LDLIBS     := -lbpf -lelf -lz -lcjson -lnghttp2 -lbrotlidec -lzstd -lhttp_parser
+LDLIBS     := -lbpf -lelf -lz -lcjson -lnghttp2 -lbrotlidec -lzstd -lhttp_parser -lcapstone -ldl
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
               -I$(BUILD) -Iinclude -Ibpf
 
@@ -66,7 +66,7 @@ $(BUILD)/vmlinux.h: /sys/kernel/btf/vmlinux | $(DEPS_STAMP)
 	$(Q)$(BPFTOOL) btf dump file $< format c > $@.tmp
 	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; touch $@; else mv $@.tmp $@; fi
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h bpf/common.bpf.h include/net_event.h | $(DEPS_STAMP)
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h bpf/common.bpf.h include/net_event.h include/gpu_event.h | $(DEPS_STAMP)
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@

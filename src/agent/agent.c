@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -19,6 +20,8 @@
 #include "agent/options.h"
 #include "agent/probes.h"
 #include "agent/tracker.h"
+#include "gpu/cudafuncs.h"
+#include "gpu/gpu.h"
 #include "out/jsonl.h"
 #include "proto/proto.h"
 
@@ -41,11 +44,13 @@ struct agent {
 	struct probes *probes;
 	struct discovery *disc;
 	struct tracker *tracker;
+	struct gpu *gpu;
 	struct jsonl *out;
 	struct ring_buffer *rb;
 	int64_t mono_to_real;
 	uint64_t start_ns;
 	uint64_t events;         /* ring-buffer records read */
+	uint64_t interval_start; /* CLOCK_MONOTONIC start of the current interval */
 	int write_err;
 	int mounted_tracefs;     /* unmount on exit */
 };
@@ -97,6 +102,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 			tracker_data(a->tracker, ev);
 		break;
 	}
+	case IT_EV_GPU_SPAN: {
+		const struct gpu_span_event *ev = data;
+
+		if (size >= sizeof(*ev))
+			gpu_span(a->gpu, ev);
+		break;
+	}
 	case IT_EV_SOCK_CLOSE: {
 		const struct it_close_event *ev = data;
 
@@ -113,7 +125,16 @@ static int handle_event(void *ctx, void *data, size_t size)
 		if (size < sizeof(*ev))
 			break;
 		if (kind == IT_EV_EXIT) {
+			struct gpu_counters gc;
+
+			/* a GPU process that never touched the network still gets
+			 * its last partial interval */
+			if (probes_gpu_counters(a->probes, ev->pid, &gc) == 0) {
+				tracker_note_proc(a->tracker, ev->pid, ev->comm, ev->cgroup_id, ev->ts_ns);
+				gpu_proc_exit(a->gpu, ev->pid, a->interval_start, ev->ts_ns);
+			}
 			tracker_proc_exit(a->tracker, ev);
+			gpu_forget(a->gpu, ev->pid);
 			probes_forget_pid(a->probes, ev->pid);
 			break;
 		}
@@ -142,6 +163,76 @@ static bool port_listening(void *ctx, uint16_t port)
 	struct agent *a = ctx;
 
 	return discovery_port_listening(a->disc, port, now_mono());
+}
+
+static bool usage_extra(void *ctx, uint32_t pid, cJSON *rec)
+{
+	struct agent *a = ctx;
+
+	return gpu_usage_fields(a->gpu, pid, rec);
+}
+
+/* The cgroup v2 id of a process: the inode of its directory in the v2
+ * hierarchy (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid hosts). */
+static uint64_t proc_cgroup_id(uint32_t pid)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+	char path[64], line[4096], full[4200];
+	uint64_t id = 0;
+	struct stat sb;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *nl = strchr(line, '\n');
+
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		if (nl)
+			*nl = '\0';
+		for (size_t i = 0; i < 2 && !id; i++) {
+			snprintf(full, sizeof(full), "%s%s", roots[i], line + 3);
+			if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode))
+				id = sb.st_ino;
+		}
+	}
+	fclose(f);
+	return id;
+}
+
+static void proc_comm(uint32_t pid, char comm[IT_COMM_LEN + 1])
+{
+	char path[64];
+	FILE *f;
+
+	comm[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(comm, IT_COMM_LEN + 1, f))
+		comm[strcspn(comm, "\n")] = '\0';
+	fclose(f);
+}
+
+/* GPU time for the interval, and a usage record for every GPU process. */
+static void gpu_interval_end(struct agent *a, uint64_t start, uint64_t end)
+{
+	uint32_t *pids;
+	size_t n;
+
+	gpu_interval(a->gpu, start, end);
+	n = gpu_active_pids(a->gpu, &pids);
+	for (size_t i = 0; i < n; i++) {
+		char comm[IT_COMM_LEN + 1];
+
+		proc_comm(pids[i], comm);
+		tracker_note_proc(a->tracker, pids[i], comm[0] ? comm : NULL, proc_cgroup_id(pids[i]),
+				  end);
+	}
 }
 
 static void write_record(struct agent *a, cJSON *r)
@@ -197,6 +288,17 @@ static void agent_record(struct agent *a, const char *event, uint64_t start_ns, 
 	json_add_u64(r, "probes_attached", probes_attached(a->probes));
 	json_add_u64(r, "files_attached", ds.files_attached);
 	json_add_u64(r, "files_examined", ds.files_examined);
+	json_add_u64(r, "cuda_files", ds.cuda_files);
+	json_add_u64(r, "cuda_entry_points", ds.cuda_funcs);
+	json_add_u64(r, "cuda_entry_points_absent", ds.cuda_absent);
+	json_add_u64(r, "cuda_probes_past_entry", ds.cuda_moved);
+	{
+		struct gpu_stats gs;
+
+		gpu_get_stats(a->gpu, &gs);
+		json_add_u64(r, "gpu_spans", gs.spans);
+		cJSON_AddBoolToObject(r, "nvml", gs.nvml_ok);
+	}
 	json_add_u64(r, "attach_errors", ds.attach_errors);
 	json_add_u64(r, "connections_open", ts.conns_open);
 	json_add_u64(r, "connections_evicted", ts.conns_evicted);
@@ -234,11 +336,18 @@ static int agent_setup(struct agent *a)
 		.http_ports = a->opts.http_ports,
 		.n_http_ports = a->opts.n_http_ports,
 		.verbose = a->opts.verbose,
+		.gpu_mode = a->opts.gpu_mode,
 	};
 	struct tracker_hooks hooks = {
 		.ctx = a,
 		.conn_forget = conn_forget,
 		.port_listening = port_listening,
+		.usage_extra = usage_extra,
+	};
+	struct gpu_opts go = {
+		.read_counters = probes_gpu_counters,
+		.list_pids = probes_gpu_pids,
+		.nvml_lib = a->opts.nvml_lib,
 	};
 	struct tracker_opts to;
 	char err[256];
@@ -274,8 +383,21 @@ static int agent_setup(struct agent *a)
 				a->opts.verbose);
 	if (!a->disc)
 		return -ENOMEM;
+	for (size_t i = 0; i < a->opts.n_cuda_libs; i++) {
+		if (access(a->opts.cuda_libs[i], R_OK) != 0) {
+			e = -errno;
+			fprintf(stderr, "infertrace: --cuda-lib %s: %s\n", a->opts.cuda_libs[i],
+				strerror(errno));
+			return e;
+		}
+		discovery_attach_path(a->disc, a->opts.cuda_libs[i]);
+	}
 	discovery_scan_ldcache(a->disc);
 	discovery_scan_all(a->disc);
+	go.ctx = a->probes;
+	a->gpu = gpu_new(&go);
+	if (!a->gpu)
+		return -ENOMEM;
 
 	a->start_ns = now_mono();
 	a->mono_to_real = mono_to_real_offset();
@@ -305,6 +427,7 @@ static void agent_teardown(struct agent *a)
 	/* detach before anything else goes: no probe outlives the agent */
 	probes_destroy(a->probes);
 	tracker_free(a->tracker);
+	gpu_free(a->gpu);
 	discovery_free(a->disc);
 	jsonl_close(a->out);
 	if (a->mounted_tracefs)
@@ -315,6 +438,8 @@ static int agent_loop(struct agent *a)
 {
 	uint64_t interval_ns = (uint64_t)(a->opts.interval_s * 1e9);
 	uint64_t interval_start = a->start_ns, next_tick = a->start_ns + interval_ns;
+
+	a->interval_start = interval_start;
 	int rc = 0;
 
 	while (!stop_signal) {
@@ -341,9 +466,11 @@ static int agent_loop(struct agent *a)
 		now = now_mono();
 		discovery_run_due(a->disc, now);
 		if (now >= next_tick) {
+			gpu_interval_end(a, interval_start, now);
 			tracker_interval(a->tracker, interval_start, now, false);
 			agent_record(a, "interval", interval_start, now);
 			interval_start = now;
+			a->interval_start = now;
 			/* skip ticks missed while suspended, keep the phase */
 			while (next_tick <= now)
 				next_tick += interval_ns;
@@ -361,7 +488,12 @@ static int agent_loop(struct agent *a)
 
 	/* drain what the probes wrote before the signal, then the last interval */
 	ring_buffer__consume(a->rb);
-	tracker_interval(a->tracker, interval_start, now_mono(), true);
+	{
+		uint64_t end = now_mono();
+
+		gpu_interval_end(a, interval_start, end);
+		tracker_interval(a->tracker, interval_start, end, true);
+	}
 	agent_record(a, "stop", interval_start, now_mono());
 	jsonl_flush(a->out);
 	return rc;

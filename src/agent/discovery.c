@@ -14,6 +14,7 @@
 
 #include "agent/elfsym.h"
 #include "agent/probes.h"
+#include "gpu/cudafuncs.h"
 #include "util/htab.h"
 
 #define TCP_LISTEN_STATE 0x0A
@@ -41,6 +42,7 @@ struct discovery {
 	size_t n_pending;
 	struct htab *listen;      /* local port -> 1, of the agent's namespace */
 	uint64_t listen_at_ns;
+	bool cuda_pid_seen;       /* the pid being scanned maps libcuda */
 	struct discovery_stats st;
 };
 
@@ -159,12 +161,40 @@ int proc_net_tcp_parse(const char *line, uint16_t *lport, uint16_t *rport, unsig
 
 /* ---- files ---- */
 
+/* The CUDA probes on a libcuda file; the chosen sites are reported. */
+static bool attach_cuda(struct discovery *d, const char *open_path, const char *shown)
+{
+	struct cuda_attach_report rep;
+	int n = probes_attach_cuda(d->probes, open_path, &rep);
+
+	if (n <= 0) {
+		if (n < 0 || rep.errors) {
+			d->st.attach_errors++;
+			fprintf(stderr, "infertrace: cannot attach CUDA probes to %s: %s\n", shown,
+				n < 0 ? strerror(-n) : "no entry point accepted a probe");
+		}
+		return false;
+	}
+	d->st.cuda_files++;
+	d->st.cuda_funcs += rep.attached;
+	d->st.cuda_absent += rep.absent;
+	d->st.cuda_moved += rep.moved;
+	if (d->verbose) {
+		fprintf(stderr, "infertrace: probing %u CUDA entry points in %s (%u absent, %u moved past the entry)\n",
+			rep.attached, shown, rep.absent, rep.moved);
+		for (size_t i = 0; i < rep.n_sites; i++)
+			fprintf(stderr, "infertrace:   %-30s +%-3u %s\n", rep.sites[i].name,
+				rep.sites[i].skipped, rep.sites[i].insn);
+	}
+	return true;
+}
+
 static void attach_file(struct discovery *d, const char *open_path, const char *shown)
 {
 	uint64_t offsets[TLS_NFUNCS];
 	struct stat sb;
 	uint64_t key;
-	int n, state;
+	int n, state = FILE_NOT_TARGET;
 
 	if (stat(open_path, &sb) || !S_ISREG(sb.st_mode))
 		return;
@@ -173,9 +203,7 @@ static void attach_file(struct discovery *d, const char *open_path, const char *
 		return;
 	d->st.files_examined++;
 	n = elf_find_funcs(open_path, tls_func_names, TLS_NFUNCS, offsets);
-	if (n <= 0) {
-		state = FILE_NOT_TARGET;
-	} else {
+	if (n > 0) {
 		int e = probes_attach_tls(d->probes, open_path, offsets);
 
 		if (e > 0) {
@@ -189,7 +217,14 @@ static void attach_file(struct discovery *d, const char *open_path, const char *
 			fprintf(stderr, "infertrace: cannot attach to %s: %s\n", shown, strerror(-e));
 		}
 	}
+	if (cuda_library_name(shown) && attach_cuda(d, open_path, shown))
+		state = FILE_ATTACHED;
 	htab_put(d->files, key, (void *)(uintptr_t)state);
+}
+
+void discovery_attach_path(struct discovery *d, const char *path)
+{
+	attach_file(d, path, path);
 }
 
 void discovery_scan_ldcache(struct discovery *d)
@@ -202,7 +237,7 @@ void discovery_scan_ldcache(struct discovery *d)
 	while (fgets(line, sizeof(line), f)) {
 		const char *path = ldcache_parse_line(line);
 
-		if (path && tls_library_name(path))
+		if (path && (tls_library_name(path) || cuda_library_name(path)))
 			attach_file(d, path, path);
 	}
 	pclose(f);
@@ -214,6 +249,7 @@ int discovery_scan_pid(struct discovery *d, uint32_t pid)
 	uint64_t before = d->st.files_attached;
 	FILE *f;
 
+	d->cuda_pid_seen = false;
 	snprintf(maps, sizeof(maps), "/proc/%u/maps", pid);
 	f = fopen(maps, "re");
 	if (!f)
@@ -230,6 +266,11 @@ int discovery_scan_pid(struct discovery *d, uint32_t pid)
 		 * into the program itself (node) or bundled under another name */
 		snprintf(open_path, sizeof(open_path), "/proc/%u/root%s", pid, e.path);
 		attach_file(d, open_path, e.path);
+		/* an inference server on the GPU node: follow its plain HTTP */
+		if (cuda_library_name(e.path) && !d->cuda_pid_seen) {
+			probes_plain_pid(d->probes, pid, true);
+			d->cuda_pid_seen = true;
+		}
 	}
 	fclose(f);
 	return (int)(d->st.files_attached - before);

@@ -22,6 +22,10 @@ struct discovery_stats {
 	uint64_t files_attached;  /* files with TLS probes */
 	uint64_t attach_errors;
 	uint64_t scans;           /* /proc/PID/maps reads */
+	uint64_t cuda_files;      /* libcuda files with CUDA probes */
+	uint64_t cuda_funcs;      /* CUDA entry points probed */
+	uint64_t cuda_absent;     /* entry points a driver does not have */
+	uint64_t cuda_moved;      /* probes placed past the entry (see probesite.h) */
 };
 
 struct discovery *discovery_new(struct probes *p, const uint16_t *http_ports, size_t n_ports,
@@ -31,6 +35,8 @@ void discovery_free(struct discovery *d);
 /* Libraries the loader cache (ldconfig -p) names: attached before any
  * process maps them, since uprobes on a file cover later processes too. */
 void discovery_scan_ldcache(struct discovery *d);
+/* A file named by the operator (--cuda-lib). */
+void discovery_attach_path(struct discovery *d, const char *path);
 /* Every process: TLS libraries and executables, plain-HTTP sockets. */
 void discovery_scan_all(struct discovery *d);
 /* One process's mappings. Returns the number of files newly attached. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu/cudafuncs.h"
 #include "net_event.h"
 
 const uint16_t agent_default_http_ports[] = { 8000, 8080, 11434 };
@@ -20,6 +21,9 @@ enum {
 	OPT_CONN_IDLE,
 	OPT_RINGBUF,
 	OPT_ALL_REQUESTS,
+	OPT_GPU_PROBES,
+	OPT_CUDA_LIB,
+	OPT_NVML_LIB,
 };
 
 static const struct option long_opts[] = {
@@ -32,6 +36,9 @@ static const struct option long_opts[] = {
 	{ "conn-idle", required_argument, NULL, OPT_CONN_IDLE },
 	{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
 	{ "all-requests", no_argument, NULL, OPT_ALL_REQUESTS },
+	{ "gpu-probes", required_argument, NULL, OPT_GPU_PROBES },
+	{ "cuda-lib", required_argument, NULL, OPT_CUDA_LIB },
+	{ "nvml-lib", required_argument, NULL, OPT_NVML_LIB },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -61,6 +68,12 @@ void agent_usage(FILE *f)
 		"      --ringbuf-mb N       ring buffer size in MiB, a power of two (default 8)\n"
 		"      --all-requests       a request record for every HTTP exchange, not only\n"
 		"                           inference APIs\n"
+		"      --gpu-probes MODE    CUDA driver probes: full (launches, copies, memory,\n"
+		"                           synchronisations; default), sync (synchronisations only,\n"
+		"                           cheapest: busy time = time waited), off\n"
+		"      --cuda-lib PATH      also probe this libcuda.so (repeatable; libcuda files in\n"
+		"                           the loader cache and in processes are found on their own)\n"
+		"      --nvml-lib PATH      NVML library to load (default libnvidia-ml.so.1; '' for none)\n"
 		"  -v, --verbose            say which files are probed; libbpf debug output\n"
 		"  -h, --help               show this help\n"
 		"  -V, --version            show the version\n"
@@ -111,6 +124,7 @@ int agent_opts_parse(int argc, char **argv, struct agent_opts *o, char *err, siz
 	o->capture_bytes = IT_CAPTURE_DEFAULT;
 	o->conn_idle_s = 60;
 	o->ringbuf_mb = 8;
+	o->gpu_mode = GPU_PROBES_FULL;
 
 	optind = 0; /* GNU: restart scanning, so the parser can run more than once */
 	opterr = 0;
@@ -188,6 +202,30 @@ int agent_opts_parse(int argc, char **argv, struct agent_opts *o, char *err, siz
 				return -1;
 			}
 			o->ringbuf_mb = (uint32_t)v;
+			break;
+		case OPT_GPU_PROBES:
+			if (!strcmp(optarg, "full"))
+				o->gpu_mode = GPU_PROBES_FULL;
+			else if (!strcmp(optarg, "sync"))
+				o->gpu_mode = GPU_PROBES_SYNC;
+			else if (!strcmp(optarg, "off"))
+				o->gpu_mode = GPU_PROBES_OFF;
+			else {
+				snprintf(err, errlen, "invalid --gpu-probes '%s': give full, sync or off",
+					 optarg);
+				return -1;
+			}
+			break;
+		case OPT_CUDA_LIB:
+			if (!*optarg || o->n_cuda_libs == 16) {
+				snprintf(err, errlen, "invalid --cuda-lib '%s': give a path (at most 16)",
+					 optarg);
+				return -1;
+			}
+			o->cuda_libs[o->n_cuda_libs++] = optarg;
+			break;
+		case OPT_NVML_LIB:
+			o->nvml_lib = optarg;
 			break;
 		case OPT_ALL_REQUESTS:
 			o->all_requests = true;

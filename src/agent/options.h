@@ -25,6 +25,10 @@ struct agent_opts {
 	double conn_idle_s;
 	uint32_t ringbuf_mb;
 	bool all_requests;
+	int gpu_mode;                /* enum gpu_probe_mode */
+	const char *cuda_libs[16];   /* --cuda-lib */
+	size_t n_cuda_libs;
+	const char *nvml_lib;        /* --nvml-lib; NULL: the driver's */
 	bool verbose;
 	bool help;
 	bool version;

@@ -10,6 +10,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "agent/elfsym.h"
+#include "agent/probesite.h"
+#include "cuda.skel.h"
+#include "gpu/cudafuncs.h"
 #include "proc.skel.h"
 #include "sock.skel.h"
 #include "tls.skel.h"
@@ -34,6 +38,8 @@ struct probes {
 	struct tls_bpf *tls;
 	struct sock_bpf *sock;
 	struct proc_bpf *proc;
+	struct cuda_bpf *cuda;
+	int gpu_mode;            /* enum gpu_probe_mode */
 	struct bpf_link **links; /* uprobes */
 	size_t n_links, cap_links;
 	unsigned tracepoints;
@@ -133,7 +139,9 @@ int probes_open(struct probes **out, const struct probes_opts *o, char *err, siz
 	p->tls = tls_bpf__open();
 	p->sock = sock_bpf__open();
 	p->proc = proc_bpf__open();
-	if (!p->tls || !p->sock || !p->proc) {
+	p->cuda = cuda_bpf__open();
+	p->gpu_mode = o->gpu_mode;
+	if (!p->tls || !p->sock || !p->proc || !p->cuda) {
 		e = -errno;
 		snprintf(err, errlen, "cannot open BPF objects: %s (is /sys/kernel/btf/vmlinux present?)",
 			 strerror(errno));
@@ -142,6 +150,8 @@ int probes_open(struct probes **out, const struct probes_opts *o, char *err, siz
 	p->tls->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
 	p->sock->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
 	p->proc->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
+	p->cuda->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
+	p->cuda->rodata->filter_enabled = filter;
 	p->tls->rodata->capture_bytes = o->capture_bytes;
 	p->tls->rodata->filter_enabled = filter;
 	p->sock->rodata->capture_bytes = o->capture_bytes;
@@ -159,6 +169,10 @@ int probes_open(struct probes **out, const struct probes_opts *o, char *err, siz
 		e = share_maps(p->proc->obj, p->tls->obj);
 	if (!e)
 		e = proc_bpf__load(p->proc);
+	if (!e)
+		e = share_maps(p->cuda->obj, p->tls->obj);
+	if (!e)
+		e = cuda_bpf__load(p->cuda);
 	if (e) {
 		snprintf(err, errlen,
 			 "cannot load BPF programs: %s (needs root, BTF and a 5.15+ kernel; "
@@ -195,6 +209,7 @@ void probes_destroy(struct probes *p)
 		bpf_link__destroy(p->links[i]);
 	free(p->links);
 	proc_bpf__destroy(p->proc);
+	cuda_bpf__destroy(p->cuda);
 	sock_bpf__destroy(p->sock);
 	tls_bpf__destroy(p->tls);
 	free(p);
@@ -316,4 +331,86 @@ void probes_forget_tls_conn(struct probes *p, uint32_t pid, uint64_t conn)
 	struct tls_conn_key k = { .conn = conn, .pid = pid };
 
 	bpf_map_delete_elem(bpf_map__fd(p->tls->maps.tls_conn_sock), &k);
+}
+
+int probes_attach_cuda(struct probes *p, const char *path, struct cuda_attach_report *rep)
+{
+	const char *names[64] = { 0 };
+	uint64_t offs[64];
+	size_t n = cuda_nfuncs < 64 ? cuda_nfuncs : 64;
+	int found;
+
+	memset(rep, 0, sizeof(*rep));
+	if (p->gpu_mode == GPU_PROBES_OFF)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		names[i] = cuda_funcs[i].name;
+	found = elf_find_funcs(path, names, n, offs);
+	if (found < 0)
+		return found;
+	for (size_t i = 0; i < n; i++) {
+		const struct cuda_func *f = &cuda_funcs[i];
+		struct probe_site site = { .offset = offs[i] };
+		uint8_t code[32];
+		ssize_t len;
+		int e = 0;
+
+		if (!offs[i]) {
+			rep->absent++;
+			continue;
+		}
+		if (p->gpu_mode == GPU_PROBES_SYNC && !f->sync_mode)
+			continue;
+		/* a return probe must sit at the entry, where %rsp points at the
+		 * return address it replaces; entry-only probes may move on */
+		if (!f->ret) {
+			len = file_read_at(path, offs[i], code, sizeof(code));
+			if (len > 0)
+				probe_site_choose(code, (size_t)len, offs[i], &site);
+		}
+		if (f->ret)
+			e = attach_one(p, p->cuda->progs.cuda_exit, path, offs[i], true, f->cookie);
+		if (!e)
+			e = attach_one(p, p->cuda->progs.cuda_enter, path, site.offset, false, f->cookie);
+		if (e) {
+			rep->errors++;
+			continue;
+		}
+		rep->attached++;
+		if (site.skipped)
+			rep->moved++;
+		if (f->ret)
+			snprintf(site.insn, sizeof(site.insn), "(entry: has a return probe)");
+		if (rep->n_sites < sizeof(rep->sites) / sizeof(rep->sites[0])) {
+			struct cuda_site_note *note = &rep->sites[rep->n_sites++];
+
+			note->name = f->name;
+			note->skipped = site.skipped;
+			snprintf(note->insn, sizeof(note->insn), "%s", site.insn);
+		}
+	}
+	return rep->attached;
+}
+
+int probes_gpu_counters(void *ctx, uint32_t pid, struct gpu_counters *c)
+{
+	struct probes *p = ctx;
+
+	return bpf_map_lookup_elem(bpf_map__fd(p->cuda->maps.gpu_counters), &pid, c) ? -1 : 0;
+}
+
+size_t probes_gpu_pids(void *ctx, uint32_t *pids, size_t max)
+{
+	struct probes *p = ctx;
+	int fd = bpf_map__fd(p->cuda->maps.gpu_counters);
+	uint32_t key, next;
+	size_t n = 0;
+	void *prev = NULL;
+
+	while (n < max && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		pids[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	return n;
 }

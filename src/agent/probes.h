@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gpu_event.h"
 #include "net_event.h"
 
 struct ring_buffer;
@@ -25,6 +26,7 @@ struct probes_opts {
 	const uint16_t *http_ports;    /* --http-port */
 	size_t n_http_ports;
 	bool verbose;                  /* libbpf debug output */
+	int gpu_mode;                  /* enum gpu_probe_mode */
 };
 
 /* The TLS functions one library file may hold, in the order of tls_funcs. */
@@ -51,6 +53,27 @@ void probes_destroy(struct probes *p);
  * probes), or -errno when none could be.
  */
 int probes_attach_tls(struct probes *p, const char *path, const uint64_t offsets[TLS_NFUNCS]);
+
+/* What attaching the CUDA probes to one libcuda file did. */
+struct cuda_site_note {
+	const char *name;
+	uint32_t skipped;      /* bytes past the entry (0: at the entry) */
+	char insn[48];         /* the probed instruction */
+};
+
+struct cuda_attach_report {
+	unsigned attached, absent, errors, moved;
+	struct cuda_site_note sites[64];
+	size_t n_sites;
+};
+
+/* Attach the CUDA probes (src/gpu/cudafuncs.c) to a libcuda file. Returns
+ * the number of entry points attached, or -errno. */
+int probes_attach_cuda(struct probes *p, const char *path, struct cuda_attach_report *rep);
+/* The probes' counters of pid (gpu_counters_fn). */
+int probes_gpu_counters(void *ctx, uint32_t pid, struct gpu_counters *c);
+/* The pids with counters (gpu_pids_fn). */
+size_t probes_gpu_pids(void *ctx, uint32_t *pids, size_t max);
 
 int probes_ringbuf_fd(const struct probes *p);
 /* Sum of the per-CPU counters, indexed by enum it_stat. */

@@ -166,17 +166,18 @@ static void proc_reset(struct proc *p)
 static void usage_record(struct tracker *t, struct proc *p, uint64_t end_ns, bool partial)
 {
 	uint64_t start = t->interval_start_ns;
+	bool extra = false;
 	cJSON *r;
 
-	if (p->interval_seq != t->interval_seq || (!p->calls && !partial))
-		return;
-	if (!p->calls && !p->conns_active)
+	if (p->interval_seq != t->interval_seq)
 		return;
 	if (start > end_ns)
 		start = end_ns;
 	r = record_new("usage", real_ns(t, end_ns));
-	if (!r)
+	if (!r) {
+		t->st.write_errors++;
 		goto out;
+	}
 	json_add_u64(r, "pid", p->pid);
 	cJSON_AddStringToObject(r, "comm", p->comm);
 	json_add_u64(r, "cgroup_id", p->cgroup_id);
@@ -191,8 +192,13 @@ static void usage_record(struct tracker *t, struct proc *p, uint64_t end_ns, boo
 	json_add_u64(r, "gen_ai.usage.output_tokens", p->output_tokens);
 	json_add_u64(r, "estimated_input_tokens", p->est_input_tokens);
 	json_add_u64(r, "estimated_output_tokens", p->est_output_tokens);
+	if (t->hooks.usage_extra)
+		extra = t->hooks.usage_extra(t->hooks.ctx, p->pid, r);
 	cJSON_AddBoolToObject(r, "partial", partial);
-	emit(t, r);
+	if (!p->calls && !p->conns_active && !p->requests && !extra)
+		cJSON_Delete(r); /* nothing happened in this interval */
+	else
+		emit(t, r);
 out:
 	proc_reset(p);
 }
@@ -402,7 +408,7 @@ static void on_exchange(void *ctx, struct exchange *x)
 	struct tracker *t = c->t;
 	const struct llm_call *l = &x->llm;
 	uint8_t role = conn_role(t, c);
-	uint64_t end = x->resp_end_ns ? x->resp_end_ns : c->last_ns;
+	uint64_t end = x->resp_end_ns ? x->resp_end_ns : x->last_ns ? x->last_ns : c->last_ns;
 	struct proc *p;
 	char addr[64];
 	cJSON *r;
@@ -505,6 +511,19 @@ void tracker_sock_close(struct tracker *t, uint64_t sk, uint64_t ts_ns)
 
 	while ((c = htab_get(t->by_sock, sk)))
 		conn_close(t, c, ts_ns, "closed");
+}
+
+void tracker_note_proc(struct tracker *t, uint32_t pid, const char *comm, uint64_t cgroup_id,
+		       uint64_t ts_ns)
+{
+	char c[IT_COMM_LEN + 1] = "";
+	struct proc *p = htab_get(t->procs, pid);
+
+	if (comm)
+		snprintf(c, sizeof(c), "%s", comm);
+	p = proc_get(t, pid, comm ? c : (p ? p->comm : ""), cgroup_id ? cgroup_id : (p ? p->cgroup_id : 0),
+		     ts_ns);
+	(void)p;
 }
 
 void tracker_proc_exec(struct tracker *t, const struct it_proc_event *ev)

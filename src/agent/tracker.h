@@ -35,6 +35,10 @@ struct tracker_hooks {
 	/* Is there a listening TCP socket on this local port? Decides the role
 	 * of connections opened before the agent started. May be NULL. */
 	bool (*port_listening)(void *ctx, uint16_t port);
+	/* More fields for a usage record (GPU time); returns true when the
+	 * process had such activity in the interval. Called once per record.
+	 * May be NULL. */
+	bool (*usage_extra)(void *ctx, uint32_t pid, cJSON *rec);
 };
 
 struct tracker_stats {
@@ -58,6 +62,10 @@ void tracker_free(struct tracker *t);
 void tracker_data(struct tracker *t, const struct it_data_event *ev);
 void tracker_sock_close(struct tracker *t, uint64_t sk, uint64_t ts_ns);
 void tracker_proc_exec(struct tracker *t, const struct it_proc_event *ev);
+/* Make sure pid gets a usage record this interval (activity seen elsewhere,
+ * e.g. on the GPU). */
+void tracker_note_proc(struct tracker *t, uint32_t pid, const char *comm, uint64_t cgroup_id,
+		       uint64_t ts_ns);
 void tracker_proc_exit(struct tracker *t, const struct it_proc_event *ev);
 
 /*

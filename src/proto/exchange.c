@@ -33,11 +33,18 @@ struct exchange *exchange_new(uint64_t ts_ns, int version)
 	if (!x)
 		return NULL;
 	x->req_start_ns = ts_ns;
+	x->last_ns = ts_ns;
 	x->cur_ts = ts_ns;
 	x->version = version;
 	x->resp_content_length = -1;
 	llm_call_init(&x->llm);
 	return x;
+}
+
+static void seen_at(struct exchange *x, uint64_t ts_ns)
+{
+	if (ts_ns > x->last_ns)
+		x->last_ns = ts_ns;
 }
 
 static void body_free(struct body *b)
@@ -246,6 +253,7 @@ void exchange_req_end(struct exchange *x, uint64_t ts_ns)
 		return;
 	x->req_done = true;
 	x->req_end_ns = ts_ns;
+	seen_at(x, ts_ns);
 	body_end(&x->req);
 	if (x->is_llm && x->req.len && !x->req.dec_broken)
 		llm_on_request_body(&x->llm, x->req.buf, x->req.len);
@@ -292,6 +300,7 @@ void exchange_resp_headers_done(struct exchange *x, int status, uint64_t ts_ns)
 	x->status = status;
 	x->resp_headers_done = true;
 	x->resp_start_ns = ts_ns;
+	seen_at(x, ts_ns);
 	x->cur_ts = ts_ns;
 	if (!x->is_llm)
 		return;
@@ -314,6 +323,7 @@ void exchange_resp_headers_done(struct exchange *x, int status, uint64_t ts_ns)
 void exchange_resp_body(struct exchange *x, const uint8_t *data, size_t n, uint64_t ts_ns)
 {
 	x->cur_ts = ts_ns;
+	seen_at(x, ts_ns);
 	body_feed(&x->resp, data, n, resp_decoded, x);
 }
 
@@ -382,7 +392,7 @@ void exchange_to_json(const struct exchange *x, cJSON *r, int64_t off)
 	static const char *const outcomes[] = { "ok", "http_error", "incomplete" };
 	const struct llm_call *l = &x->llm;
 	enum exchange_outcome oc = exchange_outcome(x);
-	uint64_t end = x->resp_end_ns ? x->resp_end_ns : x->req_end_ns;
+	uint64_t end = x->resp_end_ns ? x->resp_end_ns : x->last_ns;
 	char version[8];
 
 	if (!end || end < x->req_start_ns)

@@ -65,6 +65,8 @@ struct exchange {
 	struct ndjson_parser *ndjson;
 	struct awsev_parser *aws;
 	uint64_t cur_ts;       /* time of the bytes being fed (for streamed events) */
+	uint64_t last_ns;      /* latest byte of the exchange seen: the end of an
+				* exchange that did not finish */
 	/* what we learnt */
 	bool is_llm;
 	struct llm_call llm;

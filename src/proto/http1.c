@@ -121,10 +121,13 @@ static struct exchange *queue_waiting(struct h1_conn *h)
 	return NULL;
 }
 
-/* Report finished exchanges from the head, in order. */
+/* Report finished exchanges from the head, in order. One the request
+ * parser still writes into (a response that came before the request's end)
+ * waits for it. */
 static void queue_flush(struct h1_conn *h)
 {
-	while (h->head && h->head->resp_done && h->head->req_done)
+	while (h->head && h->head->resp_done && h->head->req_done && h->head != h->req.cur &&
+	       h->head != h->resp.cur)
 		proto_emit(&h->sink, queue_pop(h));
 }
 
@@ -317,12 +320,10 @@ static int resp_message_complete(http_parser *p)
 	d->in_body = false;
 	if (d->interim)
 		return 0;
-	if (d->cur) {
+	/* a response may end before its request did (an early 413): the
+	 * exchange is reported once the request ends too, or at close */
+	if (d->cur)
 		exchange_resp_end(d->cur, d->ts);
-		/* a response may end before the request did (early error) */
-		if (!d->cur->req_done)
-			d->cur->req_done = true;
-	}
 	d->cur = NULL;
 	queue_flush(d->h);
 	return 0;
@@ -394,7 +395,6 @@ static void dir_lose(struct h1_conn *h, struct h1_dir *d)
 			if (!x->resp_done) {
 				x->incomplete = true;
 				x->resp_done = true;
-				x->req_done = true;
 			}
 		}
 	}

@@ -116,18 +116,13 @@ static void stream_emit(struct h2_conn *h, uint32_t id)
 		proto_emit(&h->sink, x);
 }
 
-/* Framing is lost: report what is in flight, follow nothing more. */
-static void conn_lose(struct h2_conn *h)
+/* Report every stream in flight as incomplete and forget it. */
+static void streams_end(struct h2_conn *h, bool framing_lost)
 {
-	size_t it = 0, n = 0;
-	uint64_t ids[256];
-	uint64_t k;
+	uint64_t ids[256], k;
+	size_t it, n;
 	void *v;
 
-	if (h->lost)
-		return;
-	h->lost = true;
-	proto_stats.resyncs++;
 	for (;;) {
 		it = 0;
 		n = 0;
@@ -135,7 +130,8 @@ static void conn_lose(struct h2_conn *h)
 			struct exchange *x = v;
 
 			x->incomplete = true;
-			x->truncated = true;
+			if (framing_lost)
+				x->truncated = true;
 			ids[n++] = k;
 		}
 		if (!n)
@@ -143,6 +139,16 @@ static void conn_lose(struct h2_conn *h)
 		for (size_t i = 0; i < n; i++)
 			stream_emit(h, (uint32_t)ids[i]);
 	}
+}
+
+/* Framing is lost: report what is in flight, follow nothing more. */
+static void conn_lose(struct h2_conn *h)
+{
+	if (h->lost)
+		return;
+	h->lost = true;
+	proto_stats.resyncs++;
+	streams_end(h, true);
 }
 
 /* ---- header blocks ---- */
@@ -440,6 +446,6 @@ void h2_gap(struct h2_conn *h, bool client, uint64_t n)
 void h2_close(struct h2_conn *h, uint64_t ts_ns)
 {
 	(void)ts_ns;
-	h->lost = false;
-	conn_lose(h);
+	streams_end(h, false);
+	h->lost = true;
 }

@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A connection whose first calls never look like HTTP is given up. */
-#define DETECT_CALLS_MAX 16
+/* A connection whose calls never start like HTTP is given up after this
+ * many (a joined stream may run long before its next request). */
+#define DETECT_CALLS_MAX 4096
+/* Bytes needed to tell a message start: the HTTP/2 preface is the longest. */
+#define DETECT_BYTES H2_PREFACE_LEN
 
 struct proto_stats proto_stats;
 
@@ -34,6 +37,11 @@ struct proto_conn {
 	int8_t request_dir;  /* enum it_dir carrying requests, -1 unknown */
 	enum proto_kind kind;
 	unsigned detect_calls;
+	/* the start of a possible message split across calls (a client that
+	 * writes a byte at a time) */
+	uint8_t pend[2][DETECT_BYTES];
+	size_t pend_len[2];
+	uint64_t pend_ts[2];     /* when the first held byte came */
 	struct cursor cur[2];
 	struct h1_conn *h1;
 	struct h2_conn *h2;
@@ -72,43 +80,102 @@ void proto_conn_free(struct proto_conn *pc)
 	free(pc);
 }
 
+/* Could buf be the beginning of an HTTP message start, with more bytes? */
+static bool could_start(const uint8_t *buf, size_t n)
+{
+	static const char *const starts[] = {
+		H2_PREFACE, "GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ",
+		"CONNECT ", "TRACE ", "HTTP/1.",
+	};
+
+	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		size_t l = strlen(starts[i]);
+
+		if (n < l && memcmp(buf, starts[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Decide the protocol (and, if needed, the request direction) from the
- * first bytes of a call. */
-static void detect(struct proto_conn *pc, uint8_t dir, const uint8_t *data, size_t n)
+ * first bytes of a message. Returns true once decided. */
+static bool detect(struct proto_conn *pc, uint8_t dir, const uint8_t *data, size_t n)
 {
 	bool is_req_dir;
 
-	if (++pc->detect_calls > DETECT_CALLS_MAX) {
-		pc->kind = PROTO_NOT_HTTP;
-		proto_stats.not_http++;
-		return;
-	}
 	if (n >= H2_PREFACE_LEN && memcmp(data, H2_PREFACE, H2_PREFACE_LEN) == 0) {
 		pc->request_dir = dir;
 		pc->kind = PROTO_H2;
 		pc->h2 = h2_new(&pc->sink);
-		return;
+		return true;
 	}
 	is_req_dir = h1_looks_like_request(data, n);
 	if (!is_req_dir && !h1_looks_like_response(data, n))
-		return;
+		return false;
 	if (pc->request_dir < 0)
 		pc->request_dir = is_req_dir ? dir : !dir;
 	else if ((pc->request_dir == dir) != is_req_dir)
-		return; /* e.g. a response seen first on a late-joined connection */
+		return false; /* e.g. a response seen first on a late-joined connection */
 	pc->kind = PROTO_H1;
 	pc->h1 = h1_new(&pc->sink);
+	return true;
+}
+
+static void feed_known(struct proto_conn *pc, uint8_t dir, const uint8_t *data, size_t n,
+		       uint64_t ts, bool call_start)
+{
+	if (pc->kind == PROTO_H1 && pc->h1)
+		h1_feed(pc->h1, dir == pc->request_dir, data, n, ts, call_start);
+	else if (pc->kind == PROTO_H2 && pc->h2)
+		h2_feed(pc->h2, dir == pc->request_dir, data, n, ts);
+}
+
+/* Not known yet: look for a message start at a call's beginning, gathering
+ * a few bytes across calls when a call is shorter than the start. */
+static void feed_unknown(struct proto_conn *pc, uint8_t dir, const uint8_t *data, size_t n,
+			 uint64_t ts, bool call_start)
+{
+	uint8_t buf[DETECT_BYTES];
+	size_t *pl = &pc->pend_len[dir & 1], k;
+
+	if (!n)
+		return;
+	if (!*pl && !call_start)
+		return;
+	if (!*pl && ++pc->detect_calls > DETECT_CALLS_MAX) {
+		pc->kind = PROTO_NOT_HTTP;
+		proto_stats.not_http++;
+		return;
+	}
+	memcpy(buf, pc->pend[dir & 1], *pl);
+	k = n < DETECT_BYTES - *pl ? n : DETECT_BYTES - *pl;
+	memcpy(buf + *pl, data, k);
+	if (detect(pc, dir, buf, *pl + k)) {
+		size_t held = *pl;
+
+		*pl = 0;
+		if (held)
+			feed_known(pc, dir, pc->pend[dir & 1], held, pc->pend_ts[dir & 1], true);
+		feed_known(pc, dir, data, n, ts, !held);
+		return;
+	}
+	if (*pl + n < DETECT_BYTES && could_start(buf, *pl + k)) {
+		if (!*pl)
+			pc->pend_ts[dir & 1] = ts;
+		memcpy(pc->pend[dir & 1] + *pl, data, n);
+		*pl += n;
+		return;
+	}
+	*pl = 0;
 }
 
 static void feed(struct proto_conn *pc, uint8_t dir, const uint8_t *data, size_t n, uint64_t ts,
 		 bool call_start)
 {
-	if (pc->kind == PROTO_UNKNOWN && call_start && n)
-		detect(pc, dir, data, n);
-	if (pc->kind == PROTO_H1 && pc->h1)
-		h1_feed(pc->h1, dir == pc->request_dir, data, n, ts, call_start);
-	else if (pc->kind == PROTO_H2 && pc->h2)
-		h2_feed(pc->h2, dir == pc->request_dir, data, n, ts);
+	if (pc->kind == PROTO_UNKNOWN)
+		feed_unknown(pc, dir, data, n, ts, call_start);
+	else
+		feed_known(pc, dir, data, n, ts, call_start);
 }
 
 static void gap(struct proto_conn *pc, uint8_t dir, uint64_t n)

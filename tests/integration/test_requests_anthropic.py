@@ -57,9 +57,11 @@ class AnthropicRequests(LLMCase):
         self.one(messages(status=529), http="2", host="api.anthropic.com", outcome="http_error")
 
     def test_cut_stream_h2(self):
-        """Reset after the content, before message_delta: only message_start's
-        numbers were seen. A record must come, marked not ok."""
-        self.one(messages(stream=True, input=40, output=90, cached=10, cut=1, chunks=4),
+        """Reset after the content, before message_delta: outcome incomplete,
+        usage estimated but keeping message_start's input numbers (raw 40,
+        normalised 50), exact sizes and events, end_time after the content."""
+        self.one(messages(stream=True, input=40, output=90, cached=10, cut=1, chunks=4,
+                          delay_ms=150),
                  http="2", host="api.anthropic.com", outcome="cut")
 
     def test_python_keepalive_mixed(self):

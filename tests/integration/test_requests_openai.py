@@ -141,13 +141,17 @@ class OpenAIRequests(LLMCase):
 
     def test_cut_stream_h1(self):
         """The mock destroys the TCP connection after the last content chunk,
-        before the usage chunk: a record must still come, marked not ok."""
-        self.one(chat(stream=True, usage=True, input=50, output=60, cut=1, chunks=5),
+        before the usage chunk: a record must still come, outcome incomplete,
+        usage estimated, exact body size and events, end_time (the last
+        response byte) after the content, so duration >= the 150 ms delay."""
+        self.one(chat(stream=True, usage=True, input=50, output=60, cut=1, chunks=5,
+                      delay_ms=150),
                  outcome="cut")
 
     def test_cut_stream_h2(self):
         """Same over h2: the stream is reset (RST_STREAM)."""
-        self.one(chat(stream=True, usage=True, input=51, output=61, cut=1, chunks=5), http="2",
+        self.one(chat(stream=True, usage=True, input=51, output=61, cut=1, chunks=5,
+                      delay_ms=150), http="2",
                  outcome="cut")
 
     # --- connections carrying several exchanges -----------------------------

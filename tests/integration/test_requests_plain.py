@@ -67,7 +67,7 @@ class PlainRequests(LLMCase):
 
     def test_ollama_cut_stream(self):
         """The server drops the connection before the final done line."""
-        self.both(ollama_chat(input=9, output=99, cut=1, chunks=4), outcome="cut")
+        self.both(ollama_chat(input=9, output=99, cut=1, chunks=4, delay_ms=150), outcome="cut")
 
     def test_ollama_tags_no_record(self):
         """GET /api/tags (the model list) is not inference: no request record."""

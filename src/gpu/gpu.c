@@ -1,0 +1,548 @@
+// SPDX-License-Identifier: MIT
+#include "gpu/gpu.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "out/jsonl.h"
+#include "util/htab.h"
+
+#define MAX_DEVICES 64
+
+struct gpu_proc {
+	uint32_t pid;
+	int device;                   /* index; from /dev/nvidiaN held open */
+	struct gpu_span *spans;       /* closed this interval */
+	size_t n, cap;
+	struct gpu_counters prev, cur;
+	bool have_prev;
+	double busy_s;                /* computed at the interval's end */
+	double nvml_busy_s;
+	bool nvml;                    /* NVML had samples for it */
+	bool active;
+	uint64_t interval_ns;
+};
+
+/* ---- NVML, through dlopen: present only where the driver is ---- */
+
+typedef int nvml_ret;
+typedef void *nvml_dev;
+struct nvml_sample {                  /* nvmlProcessUtilizationSample_t */
+	unsigned int pid;
+	unsigned long long ts_us;
+	unsigned int sm_util, mem_util, enc_util, dec_util;
+};
+
+struct nvml {
+	void *lib;
+	nvml_ret (*init)(void);
+	nvml_ret (*count)(unsigned int *);
+	nvml_ret (*handle)(unsigned int, nvml_dev *);
+	nvml_ret (*name)(nvml_dev, char *, unsigned int);
+	nvml_ret (*uuid)(nvml_dev, char *, unsigned int);
+	nvml_ret (*proc_util)(nvml_dev, struct nvml_sample *, unsigned int *, unsigned long long);
+	unsigned int ndev;
+	nvml_dev dev[MAX_DEVICES];
+	char dev_name[MAX_DEVICES][96];
+	char dev_uuid[MAX_DEVICES][96];
+	unsigned long long last_ts_us[MAX_DEVICES];
+};
+
+struct gpu {
+	struct gpu_opts o;
+	struct htab *procs;
+	struct nvml nvml;
+	bool nvml_ok;
+	uint32_t *active;
+	size_t n_active, cap_active;
+	struct gpu_stats st;
+};
+
+static bool nvml_open(struct nvml *n, const char *name)
+{
+	if (name && !*name)
+		return false;
+	n->lib = dlopen(name ? name : "libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!n->lib)
+		return false;
+	n->init = dlsym(n->lib, "nvmlInit_v2");
+	n->count = dlsym(n->lib, "nvmlDeviceGetCount_v2");
+	n->handle = dlsym(n->lib, "nvmlDeviceGetHandleByIndex_v2");
+	n->name = dlsym(n->lib, "nvmlDeviceGetName");
+	n->uuid = dlsym(n->lib, "nvmlDeviceGetUUID");
+	n->proc_util = dlsym(n->lib, "nvmlDeviceGetProcessUtilization");
+	if (!n->init || !n->count || !n->handle || n->init() != 0 || n->count(&n->ndev) != 0) {
+		dlclose(n->lib);
+		n->lib = NULL;
+		return false;
+	}
+	if (n->ndev > MAX_DEVICES)
+		n->ndev = MAX_DEVICES;
+	for (unsigned int i = 0; i < n->ndev; i++) {
+		if (n->handle(i, &n->dev[i]) != 0)
+			continue;
+		if (n->name)
+			n->name(n->dev[i], n->dev_name[i], sizeof(n->dev_name[i]));
+		if (n->uuid)
+			n->uuid(n->dev[i], n->dev_uuid[i], sizeof(n->dev_uuid[i]));
+	}
+	return true;
+}
+
+/* Per-process SM utilisation samples newer than the last read: busy
+ * seconds = mean utilisation x interval length. */
+static void nvml_read(struct gpu *g, uint64_t interval_ns)
+{
+	struct nvml *n = &g->nvml;
+
+	if (!g->nvml_ok || !n->proc_util)
+		return;
+	for (unsigned int d = 0; d < n->ndev; d++) {
+		struct nvml_sample *s;
+		unsigned int cnt = 0;
+		struct {
+			uint32_t pid;
+			uint64_t sum, k;
+		} acc[256];
+		size_t na = 0;
+
+		n->proc_util(n->dev[d], NULL, &cnt, n->last_ts_us[d]);
+		if (!cnt)
+			continue;
+		s = calloc(cnt, sizeof(*s));
+		if (!s)
+			continue;
+		if (n->proc_util(n->dev[d], s, &cnt, n->last_ts_us[d]) != 0) {
+			free(s);
+			continue;
+		}
+		for (unsigned int i = 0; i < cnt; i++) {
+			size_t j;
+
+			if (s[i].ts_us > n->last_ts_us[d])
+				n->last_ts_us[d] = s[i].ts_us;
+			for (j = 0; j < na && acc[j].pid != s[i].pid; j++)
+				;
+			if (j == na) {
+				if (na == 256)
+					continue;
+				acc[na].pid = s[i].pid;
+				acc[na].sum = acc[na].k = 0;
+				na++;
+			}
+			acc[j].sum += s[i].sm_util;
+			acc[j].k++;
+		}
+		free(s);
+		for (size_t j = 0; j < na; j++) {
+			struct gpu_proc *p = htab_get(g->procs, acc[j].pid);
+
+			if (!p)
+				continue;
+			p->nvml = true;
+			p->device = (int)d;
+			p->nvml_busy_s = (double)acc[j].sum / (double)acc[j].k / 100.0 * (double)interval_ns / 1e9;
+		}
+	}
+}
+
+/* ---- processes ---- */
+
+/* The device a process uses: the /dev/nvidiaN it holds open (0 if none,
+ * e.g. the fake driver). */
+static int proc_device(const struct gpu *g, uint32_t pid)
+{
+	char dir[64], link[PATH_MAX], target[64];
+	struct dirent *de;
+	int dev = -1;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%u/fd", g->o.proc_root, pid);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		ssize_t len;
+		int idx;
+
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (sscanf(target, "/dev/nvidia%d", &idx) == 1 && strspn(target + 11, "0123456789") ==
+									strlen(target + 11)) {
+			dev = dev < 0 ? idx : dev; /* first device a multi-GPU process holds */
+		}
+	}
+	closedir(d);
+	return dev < 0 ? 0 : dev;
+}
+
+static struct gpu_proc *proc_get(struct gpu *g, uint32_t pid)
+{
+	struct gpu_proc *p = htab_get(g->procs, pid);
+
+	if (p)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->device = proc_device(g, pid);
+	if (htab_put(g->procs, pid, p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void proc_free(struct gpu_proc *p)
+{
+	free(p->spans);
+	free(p);
+}
+
+struct gpu *gpu_new(const struct gpu_opts *o)
+{
+	struct gpu *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->o = *o;
+	if (!g->o.proc_root)
+		g->o.proc_root = "/proc";
+	g->procs = htab_new();
+	if (!g->procs) {
+		free(g);
+		return NULL;
+	}
+	g->nvml_ok = nvml_open(&g->nvml, o->nvml_lib);
+	g->st.nvml_ok = g->nvml_ok;
+	g->st.devices = g->nvml_ok ? g->nvml.ndev : 0;
+	return g;
+}
+
+void gpu_free(struct gpu *g)
+{
+	size_t it = 0;
+	void *v;
+
+	if (!g)
+		return;
+	while (htab_next(g->procs, &it, NULL, &v))
+		proc_free(v);
+	htab_free(g->procs);
+	if (g->nvml.lib)
+		dlclose(g->nvml.lib);
+	free(g->active);
+	free(g);
+}
+
+void gpu_span(struct gpu *g, const struct gpu_span_event *e)
+{
+	struct gpu_proc *p = proc_get(g, e->pid);
+
+	g->st.spans++;
+	if (!p)
+		return;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		struct gpu_span *v = realloc(p->spans, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		p->spans = v;
+		p->cap = cap;
+	}
+	p->spans[p->n].start = e->start_ns;
+	p->spans[p->n].end = e->end_ns;
+	p->n++;
+	p->active = true;
+}
+
+/* ---- busy time ---- */
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct gpu_span *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Merge overlapping spans in place (sorted first); returns the new count. */
+static size_t spans_merge(struct gpu_span *s, size_t n)
+{
+	size_t k = 0;
+
+	if (!n)
+		return 0;
+	qsort(s, n, sizeof(*s), span_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (s[i].start <= s[k].end) {
+			if (s[i].end > s[k].end)
+				s[k].end = s[i].end;
+		} else {
+			s[++k] = s[i];
+		}
+	}
+	return k + 1;
+}
+
+uint64_t gpu_union_ns(struct gpu_span *s, size_t n, uint64_t lo, uint64_t hi)
+{
+	uint64_t sum = 0;
+
+	n = spans_merge(s, n);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t a = s[i].start < lo ? lo : s[i].start, b = s[i].end > hi ? hi : s[i].end;
+
+		if (b > a)
+			sum += b - a;
+	}
+	return sum;
+}
+
+struct boundary {
+	uint64_t t;
+	int delta;       /* +1 start, -1 end */
+	size_t proc;     /* index in the device's process list */
+};
+
+static int boundary_cmp(const void *a, const void *b)
+{
+	const struct boundary *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->delta - y->delta; /* ends before starts at the same time */
+}
+
+/*
+ * Busy seconds of the processes on one device: each process's spans are
+ * merged (its streams overlap), then time when k processes were busy at
+ * once is split k ways, so the processes of a device never hold more busy
+ * time together than the wall time their spans cover.
+ */
+static void device_share(struct gpu_proc **procs, size_t np)
+{
+	struct boundary *b;
+	size_t nb = 0, total = 0, active = 0;
+	bool *on;
+	uint64_t prev = 0;
+
+	for (size_t i = 0; i < np; i++) {
+		procs[i]->n = spans_merge(procs[i]->spans, procs[i]->n);
+		total += procs[i]->n * 2;
+		procs[i]->busy_s = 0;
+	}
+	if (!total)
+		return;
+	b = calloc(total, sizeof(*b));
+	on = calloc(np, sizeof(*on));
+	if (!b || !on) {
+		free(b);
+		free(on);
+		return;
+	}
+	for (size_t i = 0; i < np; i++) {
+		for (size_t j = 0; j < procs[i]->n; j++) {
+			b[nb++] = (struct boundary){ procs[i]->spans[j].start, +1, i };
+			b[nb++] = (struct boundary){ procs[i]->spans[j].end, -1, i };
+		}
+	}
+	qsort(b, nb, sizeof(*b), boundary_cmp);
+	for (size_t i = 0; i < nb; i++) {
+		if (active && b[i].t > prev) {
+			double share = (double)(b[i].t - prev) / 1e9 / (double)active;
+
+			for (size_t k = 0; k < np; k++)
+				if (on[k])
+					procs[k]->busy_s += share;
+		}
+		prev = b[i].t;
+		if (b[i].delta > 0 && !on[b[i].proc]) {
+			on[b[i].proc] = true;
+			active++;
+		} else if (b[i].delta < 0 && on[b[i].proc]) {
+			on[b[i].proc] = false;
+			active--;
+		}
+	}
+	free(b);
+	free(on);
+}
+
+static void counters_refresh(struct gpu *g, struct gpu_proc *p)
+{
+	struct gpu_counters c;
+
+	if (!g->o.read_counters || g->o.read_counters(g->o.ctx, p->pid, &c))
+		return;
+	if (!p->have_prev) {
+		memset(&p->prev, 0, sizeof(p->prev));
+		p->have_prev = true;
+	}
+	p->cur = c;
+	if (c.launches != p->prev.launches || c.graph_launches != p->prev.graph_launches ||
+	    c.memcpy_calls != p->prev.memcpy_calls || c.syncs != p->prev.syncs || c.mem_bytes)
+		p->active = true;
+}
+
+static void compute(struct gpu *g, struct gpu_proc **only, size_t n_only, uint64_t interval_ns)
+{
+	struct gpu_proc *list[1024];
+	size_t np = 0, it = 0;
+	void *v;
+
+	if (only) {
+		for (size_t i = 0; i < n_only && np < 1024; i++)
+			list[np++] = only[i];
+	} else {
+		while (np < 1024 && htab_next(g->procs, &it, NULL, &v))
+			list[np++] = v;
+	}
+	for (size_t i = 0; i < np; i++) {
+		counters_refresh(g, list[i]);
+		list[i]->nvml = false;
+		list[i]->interval_ns = interval_ns;
+	}
+	/* per device */
+	for (int dev = 0; dev < MAX_DEVICES; dev++) {
+		struct gpu_proc *on_dev[1024];
+		size_t k = 0;
+
+		for (size_t i = 0; i < np; i++)
+			if (list[i]->device == dev)
+				on_dev[k++] = list[i];
+		if (k)
+			device_share(on_dev, k);
+	}
+	if (!only)
+		nvml_read(g, interval_ns);
+}
+
+size_t gpu_active_pids(struct gpu *g, uint32_t **pids)
+{
+	uint32_t seen[4096];
+	size_t it = 0, n;
+	void *v;
+
+	/* processes the probes saw launch, copy or allocate without a span */
+	n = g->o.list_pids ? g->o.list_pids(g->o.ctx, seen, 4096) : 0;
+	for (size_t i = 0; i < n; i++)
+		proc_get(g, seen[i]);
+	g->n_active = 0;
+	while (htab_next(g->procs, &it, NULL, &v)) {
+		struct gpu_proc *p = v;
+
+		counters_refresh(g, p);
+		if (!p->active)
+			continue;
+		if (g->n_active == g->cap_active) {
+			size_t cap = g->cap_active ? g->cap_active * 2 : 64;
+			uint32_t *nv = realloc(g->active, cap * sizeof(*nv));
+
+			if (!nv)
+				break;
+			g->active = nv;
+			g->cap_active = cap;
+		}
+		g->active[g->n_active++] = p->pid;
+	}
+	*pids = g->active;
+	return g->n_active;
+}
+
+void gpu_interval(struct gpu *g, uint64_t start_ns, uint64_t end_ns)
+{
+	compute(g, NULL, 0, end_ns > start_ns ? end_ns - start_ns : 0);
+}
+
+void gpu_proc_exit(struct gpu *g, uint32_t pid, uint64_t start_ns, uint64_t end_ns)
+{
+	struct gpu_proc *p = htab_get(g->procs, pid);
+
+	if (!p)
+		return;
+	compute(g, &p, 1, end_ns > start_ns ? end_ns - start_ns : 0);
+}
+
+/* Learn about processes the probes saw but no span named yet (launches
+ * without a synchronisation, memory held). */
+static struct gpu_proc *proc_for_usage(struct gpu *g, uint32_t pid)
+{
+	struct gpu_counters c;
+
+	if (htab_get(g->procs, pid))
+		return htab_get(g->procs, pid);
+	if (!g->o.read_counters || g->o.read_counters(g->o.ctx, pid, &c))
+		return NULL;
+	return proc_get(g, pid);
+}
+
+bool gpu_usage_fields(struct gpu *g, uint32_t pid, cJSON *r)
+{
+	struct gpu_proc *p = proc_for_usage(g, pid);
+	static const char *const dirs[GPU_COPY_NDIR] = { "htod", "dtoh", "dtod", "other" };
+	char key[48], name[32];
+	bool active;
+
+	if (!p)
+		return false;
+	if (!p->have_prev)
+		counters_refresh(g, p);
+	active = p->active;
+	if (active) {
+		const struct gpu_counters *c = &p->cur, *o = &p->prev;
+		bool nv = p->nvml;
+
+		if (g->nvml_ok && p->device >= 0 && (unsigned)p->device < g->nvml.ndev &&
+		    g->nvml.dev_name[p->device][0]) {
+			cJSON_AddStringToObject(r, "accelerator", g->nvml.dev_name[p->device]);
+			cJSON_AddStringToObject(r, "accelerator.uuid", g->nvml.dev_uuid[p->device]);
+		} else {
+			snprintf(name, sizeof(name), "cuda:%d", p->device);
+			cJSON_AddStringToObject(r, "accelerator", name);
+			cJSON_AddNullToObject(r, "accelerator.uuid");
+		}
+		cJSON_AddNumberToObject(r, "gpu.device", p->device);
+		cJSON_AddNumberToObject(r, "gpu.busy_seconds", nv ? p->nvml_busy_s : p->busy_s);
+		cJSON_AddNumberToObject(r, "gpu.busy_seconds_ebpf", p->busy_s);
+		json_add_u64(r, "gpu.launches", c->launches - o->launches);
+		json_add_u64(r, "gpu.graph_launches", c->graph_launches - o->graph_launches);
+		for (int d = 0; d < GPU_COPY_NDIR; d++) {
+			snprintf(key, sizeof(key), "gpu.memcpy_bytes.%s", dirs[d]);
+			json_add_u64(r, key, c->memcpy_bytes[d] - o->memcpy_bytes[d]);
+		}
+		json_add_u64(r, "gpu.mem_bytes", c->mem_bytes);
+		json_add_u64(r, "gpu.mem_peak_bytes", c->mem_peak);
+		cJSON_AddNumberToObject(r, "gpu.sync_wait_seconds",
+					(double)(c->sync_wait_ns - o->sync_wait_ns) / 1e9);
+		cJSON_AddStringToObject(r, "gpu_time_source", nv ? "nvml" : "ebpf-spans");
+	}
+	/* the interval is reported: start the next one */
+	p->prev = p->cur;
+	p->n = 0;
+	p->busy_s = p->nvml_busy_s = 0;
+	p->active = false;
+	return active;
+}
+
+void gpu_forget(struct gpu *g, uint32_t pid)
+{
+	struct gpu_proc *p = htab_del(g->procs, pid);
+
+	if (p)
+		proc_free(p);
+}
+
+void gpu_get_stats(const struct gpu *g, struct gpu_stats *st)
+{
+	*st = g->st;
+}
