@@ -54,6 +54,15 @@ struct {
 	__type(value, struct gpu_counters);
 } gpu_counters SEC(".maps");
 
+/* Hits per probed entry point: shows which ones a program really calls
+ * (and which a driver calls from inside another). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GPU_MAX_FUNCS);
+	__type(key, __u32);
+	__type(value, __u64);
+} gpu_fn_hits SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -203,6 +212,13 @@ int BPF_KPROBE(cuda_enter)
 
 	if (!process_selected(pid))
 		return 0;
+	{
+		__u32 fn = (cookie >> GPU_COOKIE_FN_SHIFT) & (GPU_MAX_FUNCS - 1);
+		__u64 *hits = bpf_map_lookup_elem(&gpu_fn_hits, &fn);
+
+		if (hits)
+			*hits += 1;
+	}
 	cnt = counters(pid);
 	if (!cnt)
 		return 0;

@@ -32,6 +32,8 @@ enum gpu_fn_kind {
 /* Cookie bits above the kind. */
 #define GPU_COOKIE_PTSZ (1u << 8)     /* per-thread default stream variant */
 #define GPU_COOKIE_DIR_SHIFT 9        /* memcpy direction, enum gpu_copy_dir */
+#define GPU_COOKIE_FN_SHIFT 16        /* index in the agent's function table */
+#define GPU_MAX_FUNCS 64
 
 enum gpu_copy_dir {
 	GPU_COPY_HTOD = 0,

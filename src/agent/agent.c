@@ -297,6 +297,16 @@ static void agent_record(struct agent *a, const char *event, uint64_t start_ns, 
 
 		gpu_get_stats(a->gpu, &gs);
 		json_add_u64(r, "gpu_spans", gs.spans);
+		if (ds.cuda_funcs) {
+			cJSON *hits = cJSON_AddObjectToObject(r, "cuda_calls");
+
+			for (size_t i = 0; i < cuda_nfuncs && i < GPU_MAX_FUNCS; i++) {
+				uint64_t h = probes_cuda_fn_hits(a->probes, i);
+
+				if (h && hits)
+					json_add_u64(hits, cuda_funcs[i].name, h);
+			}
+		}
 		cJSON_AddBoolToObject(r, "nvml", gs.nvml_ok);
 	}
 	json_add_u64(r, "attach_errors", ds.attach_errors);

@@ -337,7 +337,7 @@ int probes_attach_cuda(struct probes *p, const char *path, struct cuda_attach_re
 {
 	const char *names[64] = { 0 };
 	uint64_t offs[64];
-	size_t n = cuda_nfuncs < 64 ? cuda_nfuncs : 64;
+	size_t n = cuda_nfuncs < GPU_MAX_FUNCS ? cuda_nfuncs : GPU_MAX_FUNCS;
 	int found;
 
 	memset(rep, 0, sizeof(*rep));
@@ -368,10 +368,12 @@ int probes_attach_cuda(struct probes *p, const char *path, struct cuda_attach_re
 			if (len > 0)
 				probe_site_choose(code, (size_t)len, offs[i], &site);
 		}
+		uint64_t cookie = f->cookie | (uint64_t)i << GPU_COOKIE_FN_SHIFT;
+
 		if (f->ret)
-			e = attach_one(p, p->cuda->progs.cuda_exit, path, offs[i], true, f->cookie);
+			e = attach_one(p, p->cuda->progs.cuda_exit, path, offs[i], true, cookie);
 		if (!e)
-			e = attach_one(p, p->cuda->progs.cuda_enter, path, site.offset, false, f->cookie);
+			e = attach_one(p, p->cuda->progs.cuda_enter, path, site.offset, false, cookie);
 		if (e) {
 			rep->errors++;
 			continue;
@@ -413,4 +415,19 @@ size_t probes_gpu_pids(void *ctx, uint32_t *pids, size_t max)
 		prev = &key;
 	}
 	return n;
+}
+
+uint64_t probes_cuda_fn_hits(const struct probes *p, size_t fn)
+{
+	int fd = bpf_map__fd(p->cuda->maps.gpu_fn_hits);
+	uint32_t k = (uint32_t)fn;
+	uint64_t *vals = calloc(p->ncpus, sizeof(uint64_t)), sum = 0;
+
+	if (!vals)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &k, vals) == 0)
+		for (int c = 0; c < p->ncpus; c++)
+			sum += vals[c];
+	free(vals);
+	return sum;
 }

@@ -72,6 +72,8 @@ struct cuda_attach_report {
 int probes_attach_cuda(struct probes *p, const char *path, struct cuda_attach_report *rep);
 /* The probes' counters of pid (gpu_counters_fn). */
 int probes_gpu_counters(void *ctx, uint32_t pid, struct gpu_counters *c);
+/* Times the probe on cuda_funcs[fn] fired. */
+uint64_t probes_cuda_fn_hits(const struct probes *p, size_t fn);
 /* The pids with counters (gpu_pids_fn). */
 size_t probes_gpu_pids(void *ctx, uint32_t *pids, size_t max);
 

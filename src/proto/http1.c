@@ -467,7 +467,10 @@ void h1_close(struct h1_conn *h, uint64_t ts_ns)
 	if (!h->resp.lost)
 		http_parser_execute(&h->resp.p, &resp_settings, NULL, 0);
 	if (h->req.cur && !h->req.cur->req_done) {
-		h->req.cur->incomplete = true;
+		/* an upload cut short; after a complete (early) response the
+		 * exchange itself did finish */
+		if (!h->req.cur->resp_done)
+			h->req.cur->incomplete = true;
 		exchange_req_end(h->req.cur, ts_ns);
 	}
 	while ((x = queue_pop(h))) {

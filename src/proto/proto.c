@@ -166,6 +166,12 @@ static void feed_unknown(struct proto_conn *pc, uint8_t dir, const uint8_t *data
 		*pl += n;
 		return;
 	}
+	if (*pl && call_start) {
+		/* the held bytes led nowhere: this call may start a message itself */
+		*pl = 0;
+		feed_unknown(pc, dir, data, n, ts, call_start);
+		return;
+	}
 	*pl = 0;
 }
 

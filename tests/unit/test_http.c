@@ -9,8 +9,9 @@
  * Tests named test_BUG_* show behaviour of src/ that looks wrong; each has a
  * comment saying what is expected and why. They stay in the suite (they fail,
  * or make valgrind fail, until src/ is fixed); TEST_HTTP_SKIP_BUGS=1 in the
- * environment skips them. TEST_HTTP_VERBOSE=1 prints some connections'
- * exchanges.
+ * environment skips them. Tests whose comment starts "Regression" were BUG
+ * tests once and pass since the fix they name. TEST_HTTP_VERBOSE=1 prints
+ * some connections' exchanges.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,6 +40,7 @@ struct seen {
 	char method[16], path[1024], host[256];
 	int version, status;
 	uint64_t req_start, req_end, resp_start, resp_end;
+	uint64_t last_ns; /* latest byte seen (the end of an unfinished exchange) */
 	uint64_t req_wire, req_dec, resp_wire, resp_dec;
 	int resp_enc;
 	int64_t resp_content_length;
@@ -88,6 +90,7 @@ static void on_exchange(void *ctx, struct exchange *x)
 	s->req_end = x->req_end_ns;
 	s->resp_start = x->resp_start_ns;
 	s->resp_end = x->resp_end_ns;
+	s->last_ns = x->last_ns;
 	s->req_wire = x->req.wire;
 	s->req_dec = x->req.decoded;
 	s->resp_wire = x->resp.wire;
@@ -530,20 +533,18 @@ static void test_h1_byte_by_byte(void **state)
 }
 
 /*
- * BUG (src/proto/proto.c detect()): the protocol is only recognised when
- * one call starts with a whole method token plus space ("POST ") or
- * "HTTP/1.": a first request written in small pieces (here one byte per
- * call) is never recognised, and after DETECT_CALLS_MAX (16) calls the
- * connection is given up as not HTTP, so nothing on it is ever reported.
- * Expected: the same exchange as test_h1_byte_by_byte reports.
+ * Regression (fixed in f685d58, src/proto/proto.c feed_unknown): the
+ * protocol was only recognised when one call started with a whole method
+ * token plus space ("POST ") or "HTTP/1.": a first request written in small
+ * pieces (here one byte per call) was never recognised, and after 16 calls
+ * the connection was given up as not HTTP.
  */
-static void test_BUG_h1_byte_by_byte_first_request(void **state)
+static void test_h1_byte_by_byte_first_request(void **state)
 {
 	struct drv *d;
 	uint64_t a, b, c, e;
 
 	(void)state;
-	BUG_TEST();
 	d = drv_new(IT_ROLE_CLIENT);
 	byte_by_byte(d, &a, &b, &c, &e);
 	SEND(d, T(500), "GET /after HTTP/1.1\r\nHost: b.example\r\n\r\n");
@@ -665,6 +666,9 @@ static void test_h1_close_mid_body(void **state)
 	assert_exchange(s, "GET", "/cut", "x.example", 200, OUTCOME_INCOMPLETE);
 	assert_true(s->incomplete);
 	assert_false(s->truncated); /* nothing was missed: the connection ended */
+	/* not finished: it ends at its last byte seen, not at the close */
+	assert_int_equal(s->resp_end, 0);
+	assert_int_equal(s->last_ns, T(2));
 	assert_sizes(s, 0, 0, 4, 4);
 	drv_free(d);
 }
@@ -957,20 +961,18 @@ static void test_h1_join_mid_connection(void **state)
 }
 
 /*
- * BUG (src/proto/proto.c detect(), DETECT_CALLS_MAX): an agent that joins
- * while a long response is streaming (an SSE body read one event per call)
- * sees more than 16 calls that do not start like HTTP; the connection is
- * then given up as not HTTP for good, and the requests that follow on the
- * same keep-alive connection are never reported. Expected: the request
- * after the stream is reported, as with a short mid-body join.
+ * Regression (fixed in f685d58, DETECT_CALLS_MAX 16 -> 4096): an agent that
+ * joins while a long response is streaming (an SSE body read one event per
+ * call) saw more than 16 calls that did not start like HTTP; the connection
+ * was given up as not HTTP for good, and the requests that followed on the
+ * same keep-alive connection were never reported.
  */
-static void test_BUG_h1_join_mid_long_stream(void **state)
+static void test_h1_join_mid_long_stream(void **state)
 {
 	struct drv *d;
 	char ev[128];
 
 	(void)state;
-	BUG_TEST();
 	d = drv_new(IT_ROLE_CLIENT);
 	for (int i = 0; i < 40; i++) {
 		snprintf(ev, sizeof(ev), "2c\r\ndata: {\"choices\":[{\"delta\":{\"content\":\"%03d\"}}]}\n\n\r\n",
@@ -990,6 +992,41 @@ static void test_BUG_h1_join_mid_long_stream(void **state)
 			 n);
 	}
 	assert_exchange(&d->col.x[0], "GET", "/next", "m.example", 200, OUTCOME_OK);
+	drv_free(d);
+}
+
+/*
+ * BUG (since f685d58: src/proto/proto.c feed_unknown): while the protocol
+ * is not known yet, a call shorter than a message start that could begin
+ * one ("P", "GE", "HTTP") is held to be joined with the next call. When the
+ * next call does not continue it, the held bytes are dropped -- and so is
+ * that call, even when it is itself a message start: feed_unknown clears
+ * the hold (*pl = 0) without trying the call on its own. An agent joining
+ * while a request body is being written whose last write is "P" then loses
+ * the next request. Expected: /next reported.
+ */
+static void test_BUG_detect_held_prefix_drops_next_start(void **state)
+{
+	struct drv *d;
+	int n;
+
+	(void)state;
+	BUG_TEST();
+	d = drv_new(IT_ROLE_CLIENT);
+	SEND(d, T(1), "tail of a request body the agent joined in the middle of, ending with ");
+	SEND(d, T(2), "P");
+	SEND(d, T(3), "POST /next HTTP/1.1\r\nHost: m.example\r\nContent-Length: 2\r\n\r\nok");
+	RECV(d, T(4), "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine");
+	drv_close(d, T(5));
+	n = d->col.n;
+	if (n != 1) {
+		drv_free(d);
+		fail_msg("a held \"P\" then a call with a whole request: expected /next reported, got "
+			 "%d exchanges",
+			 n);
+	}
+	assert_exchange(&d->col.x[0], "POST", "/next", "m.example", 200, OUTCOME_OK);
+	assert_times(&d->col.x[0], T(3), T(3), T(4), T(4));
 	drv_free(d);
 }
 
@@ -1157,30 +1194,25 @@ static void test_h1_gap_in_headers(void **state)
 }
 
 /*
- * BUG (src/proto/http1.c: h->req.cur left dangling). When an exchange is
- * emitted from the response side while the request parser is still inside
- * that request, the exchange is freed (proto_emit -> exchange_free) but
- * h->req.cur still points to it. Two ways in:
+ * Regression (fixed in f685d58, src/proto/http1.c queue_flush): when an
+ * exchange was emitted from the response side while the request parser was
+ * still inside that request, the exchange was freed but h->req.cur still
+ * pointed to it. Two ways in:
  *  (a) resp_message_complete: a response that ends before its request did
- *      (an early 413/401 while the client is still uploading) sets
- *      req_done and queue_flush emits it;
+ *      (an early 413/401 while the client is still uploading) set req_done
+ *      and queue_flush emitted it;
  *  (b) dir_lose(resp) with no response in progress (resp.cur NULL): the
  *      bytes read do not parse as a response from their first byte, or a
  *      gap hits the response side between responses, while the request is
- *      incomplete: every queued exchange is marked done and flushed.
- * Afterwards the rest of the request body goes to freed memory
- * (req_body -> exchange_req_body(d->cur) writes x->req.wire/decoded),
- * req_message_complete calls exchange_req_end on it, dir_lose(req) writes
- * d->cur->truncated/incomplete, and h1_close reads h->req.cur->req_done.
- * valgrind: "Invalid read of size 8 at req_body (http1.c:250) ... free'd by
- * queue_flush (http1.c:128) <- resp_message_complete (http1.c:327)".
- * When another connection's exchange reuses the freed block (glibc does,
- * here), the first connection's body bytes and request end are booked on
- * the other connection's exchange: the assertions on connection B catch
- * that without valgrind.
- * Expected: the exchange reported once, no memory error, the late body
- * bytes ignored (or counted on the reported exchange before it is emitted),
- * and other connections unaffected.
+ *      incomplete: every queued exchange was marked done and flushed.
+ * The rest of the request body then went to freed memory (req_body ->
+ * exchange_req_body), req_message_complete called exchange_req_end on it,
+ * dir_lose(req) wrote to it and h1_close read it (valgrind: invalid reads
+ * and writes in req_body, body_feed, req_message_complete, dir_lose). When
+ * another connection's exchange reused the freed block (glibc does, here),
+ * the first connection's body bytes and request end were booked on the
+ * other connection's exchange: the assertions on connection B catch that
+ * without valgrind.
  */
 static void early_end_then_body(bool lose_response)
 {
@@ -1224,24 +1256,63 @@ static void early_end_then_body(bool lose_response)
 			 "ending at T(%lld): connection A's body was booked on it (use after free)",
 			 (unsigned long long)sb.req_wire, (long long)(sb.req_end - T(0)) / (long long)MS);
 	assert_string_equal(sa.path, "/upload");
-	if (lose_response)
+	assert_int_equal(sa.req_wire, 12288);
+	if (lose_response) {
 		assert_int_equal(sa.outcome, OUTCOME_INCOMPLETE);
-	else
+	} else {
+		/* the whole body was sent in the end: a plain 413 */
 		assert_int_equal(sa.status, 413);
+		assert_int_equal(sa.outcome, OUTCOME_HTTP_ERROR);
+		assert_times(&sa, T(1), T(6), T(3), T(3));
+	}
 }
 
-static void test_BUG_h1_early_response_use_after_free(void **state)
+static void test_h1_early_response_body_continues(void **state)
 {
 	(void)state;
-	BUG_TEST();
 	early_end_then_body(false);
 }
 
-static void test_BUG_h1_lost_response_use_after_free(void **state)
+static void test_h1_lost_response_body_continues(void **state)
 {
 	(void)state;
-	BUG_TEST();
 	early_end_then_body(true);
+}
+
+/*
+ * BUG (since f685d58: src/proto/http1.c h1_close + resp_message_complete):
+ * an early response (the server refuses an upload with 413 and
+ * "Connection: close") no longer marks the request done, so the exchange
+ * waits for the request's end; the client stops uploading and the
+ * connection closes: h1_close finds h->req.cur unfinished and sets
+ * incomplete, so a complete 413 answer is reported with outcome
+ * "incomplete" (no error.type 413) instead of "http_error" as before.
+ * Expected: status 413, outcome http_error, the response's times.
+ */
+static void test_BUG_h1_early_response_then_close(void **state)
+{
+	struct drv *d;
+	struct seen s;
+	int n;
+
+	(void)state;
+	BUG_TEST();
+	d = drv_new(IT_ROLE_CLIENT);
+	SEND(d, T(1), "POST /up HTTP/1.1\r\nHost: e.example\r\nContent-Length: 100000\r\n\r\nabcd");
+	RECV(d, T(2), "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	drv_close(d, T(3));
+	dump(d, "early 413, then close");
+	n = d->col.n;
+	s = d->col.x[0];
+	drv_free(d);
+	assert_int_equal(n, 1);
+	assert_string_equal(s.path, "/up");
+	assert_int_equal(s.status, 413);
+	assert_int_equal(s.req_wire, 4);
+	if (s.outcome != OUTCOME_HTTP_ERROR)
+		fail_msg("early 413 then close: expected outcome http_error (%d), got %d (incomplete=%d)",
+			 OUTCOME_HTTP_ERROR, s.outcome, s.incomplete);
+	assert_int_equal(s.resp_end, T(2));
 }
 
 /* A client that never gets answers: at most PROTO_MAX_PENDING requests
@@ -1402,20 +1473,18 @@ static void test_garbage(void **state)
 }
 
 /*
- * BUG: the same use after free as test_BUG_h1_lost_response_use_after_free,
- * found by random bytes after a request start: a request whose headers are
- * incomplete, random bytes read (response side lost: the exchange is
- * emitted and freed), then random bytes written (request side lost:
- * dir_lose writes to the freed h->req.cur, http1.c:382-385). Passes its
- * assertions; valgrind reports "Invalid write ... dir_lose (http1.c:382)".
+ * Regression (fixed in f685d58): the use after free of
+ * test_h1_lost_response_body_continues, found by random bytes after a
+ * request start (random bytes read: response side lost, the exchange
+ * emitted and freed; then random bytes written: dir_lose wrote to the freed
+ * h->req.cur). It passed its assertions; only valgrind saw it.
  */
-static void test_BUG_garbage_after_request(void **state)
+static void test_garbage_after_request(void **state)
 {
 	static const char req[] = "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n";
 	int reported = 0;
 
 	(void)state;
-	BUG_TEST();
 	for (uint64_t seed = 1; seed <= 40; seed++)
 		garbage_run(IT_ROLE_CLIENT, req, strlen(req), IT_DIR_SEND, seed * 104729, &reported);
 	print_message("  garbage after a request: %d exchanges reported, all incomplete\n",
@@ -2086,17 +2155,13 @@ static void test_h2_stream_bound(void **state)
 }
 
 /*
- * BUG (src/proto/http2.c h2_close): closing an HTTP/2 connection calls
- * conn_lose(), the path for framing that was lost. So every HTTP/2
- * connection that ends counts a resync (proto_stats.resyncs, the agent
- * record's "http_resyncs") although its framing was never lost, and the
- * streams still open at the close are reported truncated (truncated: true
- * in the request record) although no byte of them was missed. HTTP/1 does
- * neither (test_h1_close_mid_body: incomplete, not truncated).
- * Expected: resyncs unchanged by a clean connection; a stream open at the
- * close incomplete but not truncated.
+ * Regression (fixed in f685d58, src/proto/http2.c h2_close): closing an
+ * HTTP/2 connection called conn_lose(), the path for lost framing: every
+ * HTTP/2 connection that ended counted a resync (the agent record's
+ * "http_resyncs") and the streams open at the close were reported
+ * truncated although no byte of them was missed.
  */
-static void test_BUG_h2_clean_close_counts_resync(void **state)
+static void test_h2_clean_close(void **state)
 {
 	struct h2 *h;
 	const nghttp2_nv req[] = { NV(":method", "GET"), NV(":scheme", "https"),
@@ -2107,7 +2172,6 @@ static void test_BUG_h2_clean_close_counts_resync(void **state)
 	int n;
 
 	(void)state;
-	BUG_TEST();
 	h = h2_open(IT_ROLE_CLIENT);
 	client_start(h);
 	headers(&h->out, h->cli, 1, END_STREAM, req, 4);
@@ -2124,6 +2188,8 @@ static void test_BUG_h2_clean_close_counts_resync(void **state)
 	assert_int_equal(n, 2);
 	assert_exchange(&h->d->col.x[0], "GET", "/", "c.example", 200, OUTCOME_OK);
 	assert_exchange(&open_at_close, "GET", "/", "c.example", 200, OUTCOME_INCOMPLETE);
+	assert_int_equal(open_at_close.resp_end, 0);
+	assert_int_equal(open_at_close.last_ns, T(2));
 	h2_done(h);
 	if (proto_stats.resyncs != resyncs || open_at_close.truncated)
 		fail_msg("a clean HTTP/2 connection close counted %llu resync(s) (expected 0) and "
@@ -2139,7 +2205,7 @@ int main(void)
 		cmocka_unit_test(test_h1_keepalive_three),
 		cmocka_unit_test(test_h1_pipelining),
 		cmocka_unit_test(test_h1_byte_by_byte),
-		cmocka_unit_test(test_BUG_h1_byte_by_byte_first_request),
+		cmocka_unit_test(test_h1_byte_by_byte_first_request),
 		cmocka_unit_test(test_h1_head),
 		cmocka_unit_test(test_h1_100_continue),
 		cmocka_unit_test(test_h1_close_delimited),
@@ -2150,16 +2216,18 @@ int main(void)
 		cmocka_unit_test(test_h1_role_server),
 		cmocka_unit_test(test_h1_role_unknown),
 		cmocka_unit_test(test_h1_join_mid_connection),
-		cmocka_unit_test(test_BUG_h1_join_mid_long_stream),
+		cmocka_unit_test(test_h1_join_mid_long_stream),
+		cmocka_unit_test(test_BUG_detect_held_prefix_drops_next_start),
 		cmocka_unit_test(test_h1_gap_in_body),
 		cmocka_unit_test(test_h1_gap_in_chunked_body),
 		cmocka_unit_test(test_h1_gap_in_headers),
-		cmocka_unit_test(test_BUG_h1_early_response_use_after_free),
-		cmocka_unit_test(test_BUG_h1_lost_response_use_after_free),
+		cmocka_unit_test(test_h1_early_response_body_continues),
+		cmocka_unit_test(test_h1_lost_response_body_continues),
+		cmocka_unit_test(test_BUG_h1_early_response_then_close),
 		cmocka_unit_test(test_h1_pending_bound),
 		cmocka_unit_test(test_h1_secrets_not_copied),
 		cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_BUG_garbage_after_request),
+		cmocka_unit_test(test_garbage_after_request),
 		cmocka_unit_test(test_h2_basic),
 		cmocka_unit_test(test_h2_role_server),
 		cmocka_unit_test(test_h2_continuation),
@@ -2171,7 +2239,7 @@ int main(void)
 		cmocka_unit_test(test_h2_trailers),
 		cmocka_unit_test(test_h2_gap_in_data_and_close),
 		cmocka_unit_test(test_h2_stream_bound),
-		cmocka_unit_test(test_BUG_h2_clean_close_counts_resync),
+		cmocka_unit_test(test_h2_clean_close),
 	};
 
 	return cmocka_run_group_tests_name("http", tests, NULL, NULL);
