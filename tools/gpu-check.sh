@@ -28,26 +28,45 @@ agent_start() { # $1: name, rest: agent options
 }
 agent_stop() { kill -INT "$AP"; wait "$AP"; }
 
-echo "== baseline launch cost, no agent"
-for i in 1 2 3; do $PY tools/gpu/check.py launches 20000; done | tee "$OUT/launch-none.txt"
-
-echo "== agent --gpu-probes=full"
+echo "== accuracy: agent --gpu-probes=full"
 agent_start full || exit 1
 grep -E "CUDA entry points|cuLaunchKernel |cuGraphLaunch |cuStreamSynchronize " "$OUT/full.err"
-$PY tools/gpu/check.py matmul 300 | tee "$OUT/matmul.txt"
-$PY tools/gpu/check.py graph 30 | tee "$OUT/graph.txt"
-($PY tools/gpu/check.py matmul 300 > "$OUT/two-a.txt" & $PY tools/gpu/check.py matmul 300 > "$OUT/two-b.txt"; wait)
-cat "$OUT/two-a.txt" "$OUT/two-b.txt"
-for i in 1 2 3; do $PY tools/gpu/check.py launches 20000; done | tee "$OUT/launch-full.txt"
+$PY tools/gpu/check.py matmul 300 > "$OUT/matmul.txt"
+$PY tools/gpu/check.py graph 30 > "$OUT/graph.txt"
+($PY tools/gpu/check.py matmul 600 > "$OUT/two-a.txt" & $PY tools/gpu/check.py matmul 600 > "$OUT/two-b.txt"; wait)
 sleep 1.2; agent_stop
-$PY tools/gpu/summary.py "$OUT/full.jsonl"
+$PY tools/gpu/summary.py "$OUT/full.jsonl" "$OUT/matmul.txt" "$OUT/graph.txt" "$OUT/two-a.txt" "$OUT/two-b.txt"
+$PY - "$OUT/two-a.txt" "$OUT/two-b.txt" <<'PY'
+import json, sys
+a, b = (json.loads(open(p).read()) for p in sys.argv[1:3])
+print("two processes: windows overlap %.3fs of %.3fs; truth %.4f + %.4f s" % (
+    max(0, min(a["t1"], b["t1"]) - max(a["t0"], b["t0"])), max(a["t1"], b["t1"]) - min(a["t0"], b["t0"]),
+    a["gpu_s"], b["gpu_s"]))
+PY
 
-echo "== agent --gpu-probes=sync"
-agent_start sync --gpu-probes=sync || exit 1
-for i in 1 2 3; do $PY tools/gpu/check.py launches 20000; done | tee "$OUT/launch-sync.txt"
-sleep 1.2; agent_stop
-echo "== agent --gpu-probes=full --nvml-lib '' (eBPF spans only)"
+echo "== accuracy without NVML (eBPF spans only)"
 agent_start nonvml --nvml-lib '' || exit 1
-$PY tools/gpu/check.py matmul 300 | tee "$OUT/matmul-nonvml.txt"
+$PY tools/gpu/check.py matmul 300 > "$OUT/matmul-nonvml.txt"
 sleep 1.2; agent_stop
-$PY tools/gpu/summary.py "$OUT/nonvml.jsonl"
+$PY tools/gpu/summary.py "$OUT/nonvml.jsonl" "$OUT/matmul-nonvml.txt"
+
+echo "== launch cost: none / full / sync, interleaved, 5 rounds (us per launch, 20000 tiny kernels)"
+export CHECK_GAP=0
+for r in 1 2 3 4 5; do
+	echo "none $($PY tools/gpu/check.py launches 20000)"
+	agent_start lfull || exit 1; echo "full $($PY tools/gpu/check.py launches 20000)"; agent_stop
+	agent_start lsync --gpu-probes=sync || exit 1; echo "sync $($PY tools/gpu/check.py launches 20000)"; agent_stop
+done > "$OUT/launch.txt"
+$PY - "$OUT/launch.txt" <<'PY'
+import json, statistics, sys
+by = {}
+for line in open(sys.argv[1]):
+    mode, js = line.split(" ", 1)
+    by.setdefault(mode, []).append(json.loads(js)["us_per_launch"])
+base = statistics.median(by["none"])
+for m in ("none", "full", "sync"):
+    v = by[m]
+    print("%-5s median %.2f us/launch (min %.2f max %.2f)  +%.2f us vs none" % (
+        m, statistics.median(v), min(v), max(v), statistics.median(v) - base))
+PY
+grep -o '"cuda_calls":{[^}]*}' "$OUT/lfull.jsonl" | tail -1

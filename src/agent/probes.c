@@ -324,6 +324,9 @@ void probes_plain_pid(struct probes *p, uint32_t pid, bool all)
 void probes_forget_pid(struct probes *p, uint32_t pid)
 {
 	bpf_map_delete_elem(bpf_map__fd(p->sock->maps.plain_procs), &pid);
+	/* its last usage record is written: its GPU totals must not be read
+	 * again as a new process's */
+	bpf_map_delete_elem(bpf_map__fd(p->cuda->maps.gpu_counters), &pid);
 }
 
 void probes_forget_tls_conn(struct probes *p, uint32_t pid, uint64_t conn)

@@ -33,6 +33,10 @@ def main():
         a @ b
     torch.cuda.synchronize()
     out = {"mode": mode, "n": n, "pid": os.getpid()}
+    # keep set-up (allocation, cuBLAS start) and the measured loop in
+    # different agent intervals (the check runs the agent with -i 1)
+    time.sleep(float(os.environ.get("CHECK_GAP", "1.5")))
+    out["t0"] = time.time()
     if mode == "matmul":
         def work():
             for i in range(n):
@@ -41,6 +45,7 @@ def main():
                     torch.cuda.synchronize()
         out["gpu_s"], out["wall_s"] = timed(work)
     elif mode == "graph":
+        out.pop("t0")
         g = torch.cuda.CUDAGraph()
         s = torch.cuda.Stream()
         with torch.cuda.stream(s):
@@ -51,6 +56,8 @@ def main():
                 for _ in range(10):
                     c = a @ b
         torch.cuda.synchronize()
+        time.sleep(float(os.environ.get("CHECK_GAP", "1.5")))
+        out["t0"] = time.time()
 
         def work():
             for i in range(n):
@@ -65,6 +72,8 @@ def main():
                 x.add_(1)
         out["gpu_s"], out["wall_s"] = timed(work)
         out["us_per_launch"] = out["wall_s"] / n * 1e6
+    out["t1"] = time.time()
+    time.sleep(float(os.environ.get("CHECK_GAP", "1.5")))
     print(json.dumps(out), flush=True)
 
 
