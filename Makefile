@@ -122,3 +122,6 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d)
+
+# libFuzzer targets: make fuzz-smoke (seconds), make fuzz (10 minutes each)
+-include tests/fuzz/fuzz.mk

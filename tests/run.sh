@@ -54,6 +54,25 @@ for t in build/tests/test_*; do
 done
 [ "$units" -gt 0 ] || echo "=== unit: no build/tests/test_* binaries (build them with make check)"
 
+# --- fuzz targets (libFuzzer): saved reproducers, then a bounded run each -----
+# Each counts as one test: tests/fuzz/README.md; `make fuzz` runs them longer.
+for t in regress proto llm stream; do
+	echo "=== fuzz: $t"
+	if [ "$t" = regress ]; then
+		make -s fuzz-regress >"$log" 2>&1
+	else
+		make -s "fuzz-smoke-$t" FUZZ_SECONDS="${FUZZ_SECONDS:-8}" >"$log" 2>&1
+	fi
+	rc=$?
+	tail -n 6 "$log"
+	if [ "$rc" -eq 0 ]; then
+		passed=$((passed + 1))
+	else
+		echo "*** fuzz $t failed (exit status $rc); log above and in build/fuzz/logs/"
+		failed=$((failed + 1))
+	fi
+done
+
 # --- integration tests -------------------------------------------------------
 # Debian's python on purpose: a pyenv python may come first on PATH.
 echo "=== integration: /usr/bin/python3 tests/integration/run.py"

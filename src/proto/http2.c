@@ -190,8 +190,10 @@ static void header_block_done(struct h2_conn *h, struct h2_dir *d)
 			conn_lose(h);
 			return;
 		}
-		in += rv;
-		left -= (size_t)rv;
+		if (rv > 0) { /* an empty block has no buffer: no pointer arithmetic on NULL */
+			in += rv;
+			left -= (size_t)rv;
+		}
 		if (flags & NGHTTP2_HD_INFLATE_EMIT && x && !trailers) {
 			const char *name = (const char *)nv.name, *val = (const char *)nv.value;
 

@@ -1665,8 +1665,8 @@ void llm_on_response_body(struct llm_call *c, int status, const char *body, size
 			/* cut short: keep what was complete, and say it was broken */
 			values_salvage(c, p, end);
 			c->response_parse_error = true;
-		} else if (p < end && (!strncmp(p, "data:", 5) || !strncmp(p, "event:", 6) ||
-				       *p == ':')) {
+		} else if (p < end && ((end - p >= 5 && !strncmp(p, "data:", 5)) ||
+				       (end - p >= 6 && !strncmp(p, "event:", 6)) || *p == ':')) {
 			if (!sse_body(c, p, (size_t)(end - p)))
 				c->response_parse_error = true;
 		} else if (p < end) {
