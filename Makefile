@@ -98,7 +98,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_STAMP)
 $(BUILD)/tools/%: tools/testprog/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< -lssl -lcrypto -lpthread -o $@
+	$(Q)$(CC) $(CFLAGS) $< -lssl -lcrypto -lpthread -ldl -o $@
 
 run: $(BUILD)/infertrace
 	$(BUILD)/infertrace agent $(ARGS)

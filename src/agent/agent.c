@@ -347,6 +347,7 @@ static int agent_setup(struct agent *a)
 		.n_http_ports = a->opts.n_http_ports,
 		.verbose = a->opts.verbose,
 		.gpu_mode = a->opts.gpu_mode,
+		.cuda_site_entry = a->opts.cuda_site_entry,
 	};
 	struct tracker_hooks hooks = {
 		.ctx = a,

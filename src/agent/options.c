@@ -24,6 +24,7 @@ enum {
 	OPT_GPU_PROBES,
 	OPT_CUDA_LIB,
 	OPT_NVML_LIB,
+	OPT_CUDA_SITE,
 };
 
 static const struct option long_opts[] = {
@@ -39,6 +40,7 @@ static const struct option long_opts[] = {
 	{ "gpu-probes", required_argument, NULL, OPT_GPU_PROBES },
 	{ "cuda-lib", required_argument, NULL, OPT_CUDA_LIB },
 	{ "nvml-lib", required_argument, NULL, OPT_NVML_LIB },
+	{ "cuda-probe-site", required_argument, NULL, OPT_CUDA_SITE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -74,6 +76,8 @@ void agent_usage(FILE *f)
 		"      --cuda-lib PATH      also probe this libcuda.so (repeatable; libcuda files in\n"
 		"                           the loader cache and in processes are found on their own)\n"
 		"      --nvml-lib PATH      NVML library to load (default libnvidia-ml.so.1; '' for none)\n"
+		"      --cuda-probe-site S  auto (default: the first instruction the kernel emulates\n"
+		"                           with the arguments intact) or entry (for comparison)\n"
 		"  -v, --verbose            say which files are probed; libbpf debug output\n"
 		"  -h, --help               show this help\n"
 		"  -V, --version            show the version\n"
@@ -223,6 +227,14 @@ int agent_opts_parse(int argc, char **argv, struct agent_opts *o, char *err, siz
 				return -1;
 			}
 			o->cuda_libs[o->n_cuda_libs++] = optarg;
+			break;
+		case OPT_CUDA_SITE:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "entry")) {
+				snprintf(err, errlen, "invalid --cuda-probe-site '%s': give auto or entry",
+					 optarg);
+				return -1;
+			}
+			o->cuda_site_entry = !strcmp(optarg, "entry");
 			break;
 		case OPT_NVML_LIB:
 			o->nvml_lib = optarg;

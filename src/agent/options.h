@@ -29,6 +29,7 @@ struct agent_opts {
 	const char *cuda_libs[16];   /* --cuda-lib */
 	size_t n_cuda_libs;
 	const char *nvml_lib;        /* --nvml-lib; NULL: the driver's */
+	bool cuda_site_entry;        /* --cuda-probe-site entry */
 	bool verbose;
 	bool help;
 	bool version;

@@ -40,6 +40,7 @@ struct probes {
 	struct proc_bpf *proc;
 	struct cuda_bpf *cuda;
 	int gpu_mode;            /* enum gpu_probe_mode */
+	bool cuda_site_entry;
 	struct bpf_link **links; /* uprobes */
 	size_t n_links, cap_links;
 	unsigned tracepoints;
@@ -141,6 +142,7 @@ int probes_open(struct probes **out, const struct probes_opts *o, char *err, siz
 	p->proc = proc_bpf__open();
 	p->cuda = cuda_bpf__open();
 	p->gpu_mode = o->gpu_mode;
+	p->cuda_site_entry = o->cuda_site_entry;
 	if (!p->tls || !p->sock || !p->proc || !p->cuda) {
 		e = -errno;
 		snprintf(err, errlen, "cannot open BPF objects: %s (is /sys/kernel/btf/vmlinux present?)",
@@ -366,7 +368,7 @@ int probes_attach_cuda(struct probes *p, const char *path, struct cuda_attach_re
 			continue;
 		/* a return probe must sit at the entry, where %rsp points at the
 		 * return address it replaces; entry-only probes may move on */
-		if (!f->ret) {
+		if (!f->ret && !p->cuda_site_entry) {
 			len = file_read_at(path, offs[i], code, sizeof(code));
 			if (len > 0)
 				probe_site_choose(code, (size_t)len, offs[i], &site);

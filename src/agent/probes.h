@@ -27,6 +27,7 @@ struct probes_opts {
 	size_t n_http_ports;
 	bool verbose;                  /* libbpf debug output */
 	int gpu_mode;                  /* enum gpu_probe_mode */
+	bool cuda_site_entry;          /* probe CUDA entry points at +0 */
 };
 
 /* The TLS functions one library file may hold, in the order of tls_funcs. */
