@@ -2,6 +2,7 @@
 #include "agent/probes.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,12 +204,49 @@ fail:
 	return e;
 }
 
+/*
+ * Destroying a uprobe link waits for an RCU tasks-trace grace period in the
+ * kernel (tens of milliseconds here): one after the other, a hundred probes
+ * took seconds to detach. Threads closing at once share the grace periods.
+ */
+#define DETACH_THREADS 16
+
+struct detach_slice {
+	struct probes *p;
+	size_t first;
+};
+
+static void *detach_thread(void *arg)
+{
+	struct detach_slice *s = arg;
+
+	for (size_t i = s->first; i < s->p->n_links; i += DETACH_THREADS)
+		bpf_link__destroy(s->p->links[i]);
+	return NULL;
+}
+
+static void links_destroy(struct probes *p)
+{
+	struct detach_slice slices[DETACH_THREADS];
+	pthread_t tids[DETACH_THREADS];
+	bool started[DETACH_THREADS] = { false };
+
+	for (size_t t = 0; t < DETACH_THREADS; t++) {
+		slices[t] = (struct detach_slice){ p, t };
+		started[t] = pthread_create(&tids[t], NULL, detach_thread, &slices[t]) == 0;
+		if (!started[t])
+			detach_thread(&slices[t]); /* no thread: do this slice here */
+	}
+	for (size_t t = 0; t < DETACH_THREADS; t++)
+		if (started[t])
+			pthread_join(tids[t], NULL);
+}
+
 void probes_destroy(struct probes *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->n_links; i++)
-		bpf_link__destroy(p->links[i]);
+	links_destroy(p);
 	free(p->links);
 	proc_bpf__destroy(p->proc);
 	cuda_bpf__destroy(p->cuda);

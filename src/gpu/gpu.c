@@ -25,6 +25,9 @@ struct gpu_proc {
 	double nvml_busy_s;
 	bool nvml;                    /* NVML had samples for it */
 	bool active;
+	bool exited;                  /* reported at its exit; its spans stay
+					 * until the interval ends, so the others
+					 * on its device still share with it */
 	uint64_t interval_ns;
 };
 
@@ -459,18 +462,45 @@ size_t gpu_active_pids(struct gpu *g, uint32_t **pids)
 	return g->n_active;
 }
 
+/* Exited processes served their purpose for the interval just computed. */
+static void drop_exited(struct gpu *g)
+{
+	uint32_t gone[256];
+	size_t it = 0, n = 0;
+	void *v;
+
+	while (n < 256 && htab_next(g->procs, &it, NULL, &v))
+		if (((struct gpu_proc *)v)->exited)
+			gone[n++] = ((struct gpu_proc *)v)->pid;
+	for (size_t i = 0; i < n; i++)
+		proc_free(htab_del(g->procs, gone[i]));
+}
+
 void gpu_interval(struct gpu *g, uint64_t start_ns, uint64_t end_ns)
 {
 	compute(g, NULL, 0, end_ns > start_ns ? end_ns - start_ns : 0);
+	/* the exited ones' busy time was reported at their exit */
+	drop_exited(g);
 }
 
 void gpu_proc_exit(struct gpu *g, uint32_t pid, uint64_t start_ns, uint64_t end_ns)
 {
 	struct gpu_proc *p = htab_get(g->procs, pid);
+	struct gpu_proc *on_dev[1024];
+	size_t it = 0, k = 0;
+	void *v;
 
 	if (!p)
 		return;
-	compute(g, &p, 1, end_ns > start_ns ? end_ns - start_ns : 0);
+	p->exited = true;
+	counters_refresh(g, p);
+	p->nvml = false;
+	p->interval_ns = end_ns > start_ns ? end_ns - start_ns : 0;
+	/* share with the processes busy on its device so far this interval */
+	while (k < 1024 && htab_next(g->procs, &it, NULL, &v))
+		if (((struct gpu_proc *)v)->device == p->device)
+			on_dev[k++] = v;
+	device_share(on_dev, k);
 }
 
 /* Learn about processes the probes saw but no span named yet (launches
@@ -526,9 +556,11 @@ bool gpu_usage_fields(struct gpu *g, uint32_t pid, cJSON *r)
 					(double)(c->sync_wait_ns - o->sync_wait_ns) / 1e9);
 		cJSON_AddStringToObject(r, "gpu_time_source", nv ? "nvml" : "ebpf-spans");
 	}
-	/* the interval is reported: start the next one */
+	/* the interval is reported: start the next one (an exited process's
+	 * spans stay for the others' share until the interval ends) */
 	p->prev = p->cur;
-	p->n = 0;
+	if (!p->exited)
+		p->n = 0;
 	p->busy_s = p->nvml_busy_s = 0;
 	p->active = false;
 	return active;
@@ -536,10 +568,12 @@ bool gpu_usage_fields(struct gpu *g, uint32_t pid, cJSON *r)
 
 void gpu_forget(struct gpu *g, uint32_t pid)
 {
-	struct gpu_proc *p = htab_del(g->procs, pid);
+	struct gpu_proc *p = htab_get(g->procs, pid);
 
-	if (p)
-		proc_free(p);
+	if (p) {
+		p->exited = true; /* freed when the interval ends */
+		p->active = false;
+	}
 }
 
 void gpu_get_stats(const struct gpu *g, struct gpu_stats *st)
