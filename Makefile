@@ -47,7 +47,7 @@ TOOL_BINS  := $(patsubst tools/testprog/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 .PHONY: all deps run check unit integration install clean
 
 all: $(BUILD)/infertrace

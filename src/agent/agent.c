@@ -550,6 +550,9 @@ int cmd_agent(int argc, char **argv)
 			strcmp(a.opts.output, "-") ? a.opts.output : "stdout", a.opts.interval_s);
 		e = agent_loop(&a);
 	}
+	if (a.probes)
+		fprintf(stderr, "infertrace: records written; detaching %u probes\n",
+			probes_attached(a.probes));
 	agent_teardown(&a);
 	if (stop_signal && !e)
 		fprintf(stderr, "infertrace: stopped by signal %d, probes detached\n",
