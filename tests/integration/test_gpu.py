@@ -14,7 +14,8 @@ import sys
 import time
 import unittest
 
-from helpers import ROOT, IntegrationCase, check_eq, check_true, run_client, summarize, wait_for
+from helpers import (ROOT, IntegrationCase, check_eq, check_fields, check_true, free_port, read_line,
+                     require_tool, run_client, summarize, wait_for)
 
 sys.path.insert(0, os.path.join(ROOT, "tools", "fakecuda"))
 from truth import Truth, union_ns  # noqa: E402
@@ -231,3 +232,44 @@ class RealLibcuda(IntegrationCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class InferenceServer(IntegrationCase):
+    """A plain-HTTP inference server on the GPU node: its requests come out
+    as request records (role server) and its GPU work as busy time."""
+
+    def test_requests_and_gpu_time_of_a_server(self):
+        build_fake()
+        port = free_port()
+        agent = self.start_agent("--nvml-lib", "", "--http-port", str(port))
+        env = dict(os.environ, LD_LIBRARY_PATH=FAKE)
+        srv = self.procs.spawn([os.path.join(FAKE, "infer_server"), "--port=%d" % port,
+                                "--gpu-ns=20000000"], env=env, stdout=subprocess.PIPE, text=True)
+        first = json.loads(read_line(srv.stdout, 10, "infer_server's first line"))
+        check_eq(first["port"], port, "infer_server port")
+        time.sleep(0.8)  # the agent attaches to the libcuda.so.1 it mapped
+        curl = require_tool("curl")
+        for i in range(5):
+            pid, out, _ = run_client(self.procs, [
+                curl, "-sS", "--max-time", "20", "-o", "/dev/null",
+                "-H", "content-type: application/json", "-H", "x-completion-tokens: 9",
+                "-H", "x-prompt-tokens: 31",
+                "-d", '{"model":"llama-3-8b","messages":[{"role":"user","content":"hi"}]}',
+                "http://127.0.0.1:%d/v1/chat/completions" % port], what="curl %d" % i)
+        recs = wait_for(lambda: [r for r in agent.records("request")
+                                 if r["pid"] == srv.pid and r["role"] == "server"] or None
+                        if len([r for r in agent.records("request") if r["pid"] == srv.pid]) >= 5
+                        else None, RECORD_TIMEOUT, "5 request records of the server",
+                        describe=lambda: summarize(agent.records("request")))
+        for r in recs:
+            check_fields(r, {"gen_ai.provider.name": "openai_compatible", "gen_ai.request.model":
+                             "llama-3-8b", "gen_ai.usage.input_tokens": 31,
+                             "gen_ai.usage.output_tokens": 9, "tls.library": None,
+                             "server.port": port}, "server's request record")
+        srv.terminate()
+        srv.wait(timeout=20)
+        t = totals(wait_final_usage(agent, srv.pid))
+        check_eq(t["gpu.launches"], 5, "one launch per request")
+        check_true(0.1 * 0.95 <= t["gpu.busy_seconds"] <= 0.1 * 1.3,
+                   "busy about 5 x 20 ms", t["gpu.busy_seconds"])
+        agent.stop()
