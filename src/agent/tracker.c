@@ -310,6 +310,11 @@ static void conn_record(struct tracker *t, struct conn *c, uint64_t end_ns, cons
 	json_add_time(r, "start_time", real_ns(t, c->start_ns));
 	json_add_time(r, "end_time", real_ns(t, c->last_ns));
 	cJSON_AddStringToObject(r, "close_reason", reason);
+	if (c->proto && proto_conn_version(c->proto))
+		cJSON_AddStringToObject(r, "network.protocol.version", proto_conn_version(c->proto));
+	else
+		cJSON_AddNullToObject(r, "network.protocol.version");
+	cJSON_AddBoolToObject(r, "http.missed_start", c->proto && proto_conn_missed_start(c->proto));
 	emit(t, r);
 }
 
@@ -344,12 +349,11 @@ static void sock_index_add(struct tracker *t, struct conn *c)
 static void conn_close(struct tracker *t, struct conn *c, uint64_t end_ns, const char *reason)
 {
 	/* requests still open end with the connection, before its record */
-	if (c->proto) {
+	if (c->proto)
 		proto_conn_close(c->proto, end_ns);
-		proto_conn_free(c->proto);
-		c->proto = NULL;
-	}
 	conn_record(t, c, end_ns, reason);
+	proto_conn_free(c->proto);
+	c->proto = NULL;
 	if (c->source != IT_SRC_SOCKET && t->hooks.conn_forget)
 		t->hooks.conn_forget(t->hooks.ctx, c->pid, c->conn_id, c->source);
 	sock_index_del(t, c);

@@ -37,6 +37,8 @@ struct proto_conn {
 	int8_t request_dir;  /* enum it_dir carrying requests, -1 unknown */
 	enum proto_kind kind;
 	unsigned detect_calls;
+	bool saw_data;           /* any payload yet */
+	bool missed_start;       /* the first payload was not a message start */
 	/* the start of a possible message split across calls (a client that
 	 * writes a byte at a time) */
 	uint8_t pend[2][DETECT_BYTES];
@@ -178,10 +180,28 @@ static void feed_unknown(struct proto_conn *pc, uint8_t dir, const uint8_t *data
 static void feed(struct proto_conn *pc, uint8_t dir, const uint8_t *data, size_t n, uint64_t ts,
 		 bool call_start)
 {
+	bool first = !pc->saw_data && n;
+
+	if (n)
+		pc->saw_data = true;
 	if (pc->kind == PROTO_UNKNOWN)
 		feed_unknown(pc, dir, data, n, ts, call_start);
 	else
 		feed_known(pc, dir, data, n, ts, call_start);
+	/* joined mid-connection: its first bytes started no message (an
+	 * HTTP/2 connection seen without its preface is never parsed) */
+	if (first && pc->kind == PROTO_UNKNOWN && !pc->pend_len[dir & 1])
+		pc->missed_start = true;
+}
+
+const char *proto_conn_version(const struct proto_conn *pc)
+{
+	return pc->kind == PROTO_H1 ? "1.1" : pc->kind == PROTO_H2 ? "2" : NULL;
+}
+
+bool proto_conn_missed_start(const struct proto_conn *pc)
+{
+	return pc->missed_start;
 }
 
 static void gap(struct proto_conn *pc, uint8_t dir, uint64_t n)

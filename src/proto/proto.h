@@ -57,6 +57,12 @@ void proto_conn_free(struct proto_conn *pc);
 void proto_conn_data(struct proto_conn *pc, uint8_t dir, uint64_t ts_ns, const uint8_t *data,
 		     uint32_t len, uint32_t chunk_off, bool first, uint64_t total,
 		     uint32_t capture_bytes);
+/* "1.1", "2", or NULL while (or when) the connection is not seen as HTTP. */
+const char *proto_conn_version(const struct proto_conn *pc);
+/* The agent joined after the connection began: its first captured bytes
+ * started no HTTP message. */
+bool proto_conn_missed_start(const struct proto_conn *pc);
+
 /* The connection ended: finish what can be finished, report the rest as
  * incomplete. */
 void proto_conn_close(struct proto_conn *pc, uint64_t ts_ns);
