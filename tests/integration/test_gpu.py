@@ -213,7 +213,7 @@ class RealLibcuda(IntegrationCase):
         agent = self.start_agent("--nvml-lib", "", "-v")
         pid, out, _ = run_client(self.procs, [CUDA_CALLS, lib, "wait-ms", "800", "launches", "100",
                                               "ptsz", "50", "graphs", "7", "htod", "9", "4096",
-                                              "syncs", "3"], what="cuda_calls")
+                                              "syncs", "3", "allocs", "4"], what="cuda_calls")
         t = totals(wait_final_usage(agent, pid))
         check_eq(t["gpu.launches"], 150, "cuLaunchKernel + _ptsz calls")
         check_eq(t["gpu.graph_launches"], 7, "cuGraphLaunch calls")
@@ -223,6 +223,8 @@ class RealLibcuda(IntegrationCase):
         check_eq(stop["cuda_calls"].get("cuLaunchKernel"), 100, "hits on cuLaunchKernel")
         check_eq(stop["cuda_calls"].get("cuLaunchKernel_ptsz"), 50, "hits on cuLaunchKernel_ptsz")
         check_eq(stop["cuda_calls"].get("cuStreamSynchronize"), 3, "hits on cuStreamSynchronize")
+        check_eq(stop["cuda_calls"].get("cuMemAlloc_v2"), 4, "hits on cuMemAlloc_v2")
+        check_eq(stop["cuda_calls"].get("cuGraphLaunch"), 7, "hits on cuGraphLaunch")
         check_true(stop["cuda_entry_points_absent"] >= 1,
                    "entry points 535 lacks (cuCtxSynchronize_v2) reported absent",
                    stop["cuda_entry_points_absent"])

@@ -6,7 +6,7 @@
  * by tests/integration/test_cuda_real.py and tools/bench/cuda-site.sh.
  *
  *   cuda_calls LIBCUDA [launches N] [ptsz N] [graphs N] [htod N BYTES]
- *              [syncs N] [wait-ms MS] [loop N]
+ *              [syncs N] [allocs N] [wait-ms MS] [loop N]
  *
  * wait-ms: pause after dlopen so the agent can attach to a library it
  * only learns about from this process's mmap. loop N: N cuLaunchKernel calls
@@ -25,6 +25,7 @@ typedef int (*launch_fn)(void *, unsigned, unsigned, unsigned, unsigned, unsigne
 typedef int (*graph_fn)(void *, void *);
 typedef int (*copy_async_fn)(unsigned long long, const void *, size_t, void *);
 typedef int (*sync_fn)(void *);
+typedef int (*alloc_fn)(unsigned long long *, size_t);
 
 static void *sym(void *h, const char *name)
 {
@@ -48,6 +49,7 @@ static uint64_t now_ns(void)
 int main(int argc, char **argv)
 {
 	long launches = 0, ptsz = 0, graphs = 0, copies = 0, bytes = 0, syncs = 0, wait_ms = 0, loop = 0;
+	long allocs = 0;
 	static char buf[1 << 20];
 	void *h;
 
@@ -73,6 +75,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(argv[i], "syncs"))
 			syncs = v;
+		else if (!strcmp(argv[i], "allocs"))
+			allocs = v;
 		else if (!strcmp(argv[i], "wait-ms"))
 			wait_ms = v;
 		else if (!strcmp(argv[i], "loop"))
@@ -89,6 +93,8 @@ int main(int argc, char **argv)
 	graph_fn graph = sym(h, "cuGraphLaunch");
 	copy_async_fn htod = sym(h, "cuMemcpyHtoDAsync_v2");
 	sync_fn ssync = sym(h, "cuStreamSynchronize");
+	alloc_fn alloc = sym(h, "cuMemAlloc_v2");
+	unsigned long long dptr = 0;
 	void *stream = (void *)0x5000;
 
 	for (long i = 0; i < launches; i++)
@@ -101,6 +107,8 @@ int main(int argc, char **argv)
 		htod(0x100000, buf, (size_t)bytes, stream);
 	for (long i = 0; i < syncs; i++)
 		ssync(stream);
+	for (long i = 0; i < allocs; i++)
+		alloc(&dptr, 1 << 20);
 	if (loop) {
 		uint64_t t0 = now_ns();
 
@@ -109,7 +117,7 @@ int main(int argc, char **argv)
 		printf("{\"loop\":%ld,\"ns_per_call\":%.1f}\n", loop, (double)(now_ns() - t0) / (double)loop);
 	}
 	printf("{\"pid\":%d,\"launches\":%ld,\"ptsz\":%ld,\"graphs\":%ld,\"htod\":%ld,\"bytes\":%ld,"
-	       "\"syncs\":%ld}\n",
-	       (int)getpid(), launches, ptsz, graphs, copies, bytes, syncs);
+	       "\"syncs\":%ld,\"allocs\":%ld}\n",
+	       (int)getpid(), launches, ptsz, graphs, copies, bytes, syncs, allocs);
 	return 0;
 }
