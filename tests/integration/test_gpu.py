@@ -37,13 +37,17 @@ def gpu_usage(agent, pid):
     return [r for r in agent.records("usage") if r["pid"] == pid and "gpu.launches" in r]
 
 
-def wait_final_usage(agent, pid):
-    """The usage records of pid, once its final (exit) record is there."""
-    def final():
+def wait_final_usage(agent, pid, launches):
+    """The GPU usage records of pid once they account for its launches (its
+    GPU work may land in an interval record or in its final partial one),
+    and one more interval, so that nothing is still to come."""
+    def counted():
         recs = gpu_usage(agent, pid)
-        return recs if any(r["partial"] for r in recs) else None
-    return wait_for(final, RECORD_TIMEOUT, "the final GPU usage record of pid %d" % pid,
-                    describe=lambda: summarize(agent.records("usage")))
+        return recs if sum(r["gpu.launches"] + r["gpu.graph_launches"] for r in recs) >= launches else None
+    wait_for(counted, RECORD_TIMEOUT, "GPU usage records of pid %d with %d launches" % (pid, launches),
+             describe=lambda: summarize(agent.records("usage")))
+    time.sleep(1.3)
+    return gpu_usage(agent, pid)
 
 
 def totals(recs):
@@ -82,7 +86,7 @@ class FakeDriver(IntegrationCase):
             "--launches=40", "--duration=5000000", "--sync-every=5",
             "--copies=4", "--copy-bytes=1048576", "--copy-dir=htod", "--copy-async",
             "--allocs=3", "--alloc-bytes=1048576", "--alloc-keep"])
-        t = totals(wait_final_usage(self.agent, pid))
+        t = totals(wait_final_usage(self.agent, pid, w["launches"]))
         check_eq(t["gpu.launches"], w["launches"], "launches (workload's own count)")
         check_eq(t["gpu.memcpy_bytes.htod"], 4 * 1048576, "host-to-device bytes")
         check_eq(t["gpu.mem_peak_bytes"], w["mem_peak_bytes"], "peak device memory (workload's count)")
@@ -99,7 +103,7 @@ class FakeDriver(IntegrationCase):
             "--calls=procaddr", "--ptsz", "--threads=2", "--streams=2", "--launches=10",
             "--duration=2000000", "--sync-every=2", "--graphs=3", "--graph-nodes=4",
             "--graph-node-ns=1000000"])
-        t = totals(wait_final_usage(self.agent, pid))
+        t = totals(wait_final_usage(self.agent, pid, w["launches"] + w["graph_launches"]))
         check_eq(t["gpu.launches"], w["launches"], "launches through cuGetProcAddress pointers")
         check_eq(t["gpu.graph_launches"], w["graph_launches"], "graph launches")
         truth_s = union_ns(Truth(truth).intervals(pid)) / 1e9
@@ -114,7 +118,7 @@ class FakeDriver(IntegrationCase):
         more than the wall time from the first launch to the last sync."""
         pid, w, truth = self.run_workload([
             "--launches=30", "--duration=3000000", "--gap=2000000", "--sync-every=0"])
-        t = totals(wait_final_usage(self.agent, pid))
+        t = totals(wait_final_usage(self.agent, pid, w["launches"]))
         truth_s = union_ns(Truth(truth).intervals(pid)) / 1e9
         check_true(t["gpu.busy_seconds"] >= truth_s * 0.98,
                    "busy >= the device's %.4f s" % truth_s, t["gpu.busy_seconds"])
@@ -137,7 +141,7 @@ class FakeDriver(IntegrationCase):
         for p in ps:
             p.communicate(timeout=60)
             check_eq(p.returncode, 0, "workload exit status")
-        busy = [totals(wait_final_usage(self.agent, p.pid))["gpu.busy_seconds"] for p in ps]
+        busy = [totals(wait_final_usage(self.agent, p.pid, 20))["gpu.busy_seconds"] for p in ps]
         tr = Truth(truth)
         wall = union_ns(tr.intervals(ps[0].pid) + tr.intervals(ps[1].pid)) / 1e9
         check_true(sum(busy) <= wall * 1.03,
@@ -150,7 +154,7 @@ class FakeDriver(IntegrationCase):
         partial interval with its launches."""
         pid, w, truth = self.run_workload([
             "--exit-mid-span=exit", "--launches=4", "--duration=20000000"])
-        t = totals(wait_final_usage(self.agent, pid))
+        t = totals(wait_final_usage(self.agent, pid, 4))
         check_eq(t["gpu.launches"], 4, "launches before the exit")
 
     def test_probe_sites_reported(self):
@@ -214,7 +218,7 @@ class RealLibcuda(IntegrationCase):
         pid, out, _ = run_client(self.procs, [CUDA_CALLS, lib, "wait-ms", "800", "launches", "100",
                                               "ptsz", "50", "graphs", "7", "htod", "9", "4096",
                                               "syncs", "3", "allocs", "4"], what="cuda_calls")
-        t = totals(wait_final_usage(agent, pid))
+        t = totals(wait_final_usage(agent, pid, 157))
         check_eq(t["gpu.launches"], 150, "cuLaunchKernel + _ptsz calls")
         check_eq(t["gpu.graph_launches"], 7, "cuGraphLaunch calls")
         check_eq(t["gpu.memcpy_bytes.htod"], 9 * 4096, "cuMemcpyHtoDAsync_v2 bytes (ByteCount argument)")
@@ -270,7 +274,7 @@ class InferenceServer(IntegrationCase):
                              "server.port": port}, "server's request record")
         srv.terminate()
         srv.wait(timeout=20)
-        t = totals(wait_final_usage(agent, srv.pid))
+        t = totals(wait_final_usage(agent, srv.pid, 5))
         check_eq(t["gpu.launches"], 5, "one launch per request")
         check_true(0.1 * 0.95 <= t["gpu.busy_seconds"] <= 0.1 * 1.3,
                    "busy about 5 x 20 ms", t["gpu.busy_seconds"])
