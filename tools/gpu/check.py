@@ -36,14 +36,27 @@ def main():
     # keep set-up (allocation, cuBLAS start) and the measured loop in
     # different agent intervals (the check runs the agent with -i 1)
     time.sleep(float(os.environ.get("CHECK_GAP", "1.5")))
+    start_at = float(os.environ.get("CHECK_START_AT", "0"))
+    if start_at > time.time():
+        time.sleep(start_at - time.time())  # two processes start their loops together
     out["t0"] = time.time()
     if mode == "matmul":
+        batches = []
+
         def work():
             for i in range(n):
+                if i % 10 == 0:
+                    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    s.record()
                 a @ b
                 if i % 10 == 9:
+                    e.record()
+                    batches.append((s, e))
                     torch.cuda.synchronize()
         out["gpu_s"], out["wall_s"] = timed(work)
+        # GPU time inside the batches only: without the idle gaps between a
+        # synchronisation and the next batch's first kernel
+        out["gpu_busy_s"] = sum(s.elapsed_time(e) for s, e in batches) / 1e3
     elif mode == "graph":
         out.pop("t0")
         g = torch.cuda.CUDAGraph()

@@ -51,11 +51,13 @@ def main():
                 launches += r["gpu.launches"]
                 graphs += r["gpu.graph_launches"]
                 srcs.add(r["gpu_time_source"])
-            print("%-8s pid %-6d n %-5d truth %.4fs  agent %.4fs (%s, ratio %.3f)  ebpf %.4fs (ratio %.3f)  "
-                  "launches %d graph_launches %d  window %.3fs" % (
-                      w["mode"], w["pid"], w["n"], w["gpu_s"], busy, "+".join(sorted(srcs)) or "-",
-                      busy / w["gpu_s"] if w["gpu_s"] else 0, ebpf, ebpf / w["gpu_s"] if w["gpu_s"] else 0,
-                      launches, graphs, w["t1"] - w["t0"]))
+            truth = w.get("gpu_busy_s", w["gpu_s"])
+            print("%-8s pid %-6d n %-5d events: loop %.4fs, in batches %s  agent %.4fs (%s, ratio %.3f)  "
+                  "ebpf %.4fs (ratio %.3f)  launches %d graph_launches %d  window %.3fs" % (
+                      w["mode"], w["pid"], w["n"], w["gpu_s"],
+                      "%.4fs" % w["gpu_busy_s"] if "gpu_busy_s" in w else "-", busy,
+                      "+".join(sorted(srcs)) or "-", busy / truth if truth else 0, ebpf,
+                      ebpf / truth if truth else 0, launches, graphs, w["t1"] - w["t0"]))
 
 
 if __name__ == "__main__":
