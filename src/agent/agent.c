@@ -358,6 +358,7 @@ static int agent_setup(struct agent *a)
 	struct gpu_opts go = {
 		.read_counters = probes_gpu_counters,
 		.list_pids = probes_gpu_pids,
+		.list_pending = probes_gpu_pending,
 		.nvml_lib = a->opts.nvml_lib,
 	};
 	struct tracker_opts to;

@@ -474,3 +474,35 @@ uint64_t probes_cuda_fn_hits(const struct probes *p, size_t fn)
 	free(vals);
 	return sum;
 }
+
+/* Must match bpf/cuda.bpf.c. */
+struct gpu_stream_key {
+	uint32_t pid;
+	uint32_t pad;
+	uint64_t stream;
+};
+struct gpu_stream_state {
+	uint64_t first_ns, last_ns;
+	uint32_t launches, pending;
+};
+
+size_t probes_gpu_pending(void *ctx, struct gpu_pending *out, size_t max)
+{
+	struct probes *p = ctx;
+	int fd = bpf_map__fd(p->cuda->maps.gpu_streams);
+	struct gpu_stream_key key, next;
+	struct gpu_stream_state st;
+	void *prev = NULL;
+	size_t n = 0;
+
+	while (n < max && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &st) == 0 && st.pending) {
+			out[n].pid = next.pid;
+			out[n].first_ns = st.first_ns;
+			n++;
+		}
+		key = next;
+		prev = &key;
+	}
+	return n;
+}

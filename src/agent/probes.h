@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gpu/gpu.h"
 #include "gpu_event.h"
 #include "net_event.h"
 
@@ -75,6 +76,8 @@ int probes_attach_cuda(struct probes *p, const char *path, struct cuda_attach_re
 int probes_gpu_counters(void *ctx, uint32_t pid, struct gpu_counters *c);
 /* Times the probe on cuda_funcs[fn] fired. */
 uint64_t probes_cuda_fn_hits(const struct probes *p, size_t fn);
+/* Streams with work queued and not yet known done (gpu_pending_fn). */
+size_t probes_gpu_pending(void *ctx, struct gpu_pending *out, size_t max);
 /* The pids with counters (gpu_pids_fn). */
 size_t probes_gpu_pids(void *ctx, uint32_t *pids, size_t max);
 

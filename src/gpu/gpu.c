@@ -496,11 +496,48 @@ void gpu_proc_exit(struct gpu *g, uint32_t pid, uint64_t start_ns, uint64_t end_
 	counters_refresh(g, p);
 	p->nvml = false;
 	p->interval_ns = end_ns > start_ns ? end_ns - start_ns : 0;
-	/* share with the processes busy on its device so far this interval */
+	/* share with the processes busy on its device so far this interval,
+	 * including work they have queued and not yet synchronised: those
+	 * spans close later, but overlap the exiting process's time now */
 	while (k < 1024 && htab_next(g->procs, &it, NULL, &v))
 		if (((struct gpu_proc *)v)->device == p->device)
 			on_dev[k++] = v;
-	device_share(on_dev, k);
+	{
+		struct gpu_pending pend[256];
+		size_t np = g->o.list_pending ? g->o.list_pending(g->o.ctx, pend, 256) : 0;
+		struct gpu_span *saved[1024] = { 0 };
+		size_t saved_n[1024];
+
+		/* the others keep their own closed spans for the interval's end:
+		 * work on copies */
+		for (size_t i = 0; i < k; i++) {
+			saved_n[i] = on_dev[i]->n;
+			if (on_dev[i] == p || !on_dev[i]->n)
+				continue;
+			saved[i] = malloc(on_dev[i]->n * sizeof(*saved[i]));
+			if (saved[i])
+				memcpy(saved[i], on_dev[i]->spans, on_dev[i]->n * sizeof(*saved[i]));
+		}
+		for (size_t i = 0; i < np; i++) {
+			struct gpu_proc *q = htab_get(g->procs, pend[i].pid);
+			struct gpu_span_event e = { .pid = pend[i].pid, .start_ns = pend[i].first_ns,
+						    .end_ns = end_ns };
+
+			if (!q || q == p || q->device != p->device || pend[i].first_ns >= end_ns)
+				continue;
+			gpu_span(g, &e); /* temporary: undone below */
+			g->st.spans--;
+		}
+		device_share(on_dev, k);
+		for (size_t i = 0; i < k; i++) {
+			if (on_dev[i] == p)
+				continue;
+			if (saved[i])
+				memcpy(on_dev[i]->spans, saved[i], saved_n[i] * sizeof(*saved[i]));
+			on_dev[i]->n = saved_n[i];
+			free(saved[i]);
+		}
+	}
 }
 
 /* Learn about processes the probes saw but no span named yet (launches

@@ -24,9 +24,17 @@ typedef int (*gpu_counters_fn)(void *ctx, uint32_t pid, struct gpu_counters *c);
  * how many. */
 typedef size_t (*gpu_pids_fn)(void *ctx, uint32_t *pids, size_t max);
 
+/* A stream with work pending since first_ns (a span not closed yet). */
+struct gpu_pending {
+	uint32_t pid;
+	uint64_t first_ns;
+};
+typedef size_t (*gpu_pending_fn)(void *ctx, struct gpu_pending *out, size_t max);
+
 struct gpu_opts {
 	gpu_counters_fn read_counters;
 	gpu_pids_fn list_pids;
+	gpu_pending_fn list_pending;
 	void *ctx;
 	const char *nvml_lib;   /* dlopen() name; NULL: "libnvidia-ml.so.1"; "" : no NVML */
 	const char *proc_root;  /* "/proc" (tests may point elsewhere) */
