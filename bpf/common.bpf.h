@@ -288,6 +288,20 @@ static __always_inline int sock_from_fd(int fd, struct it_sock *out)
 	return 0;
 }
 
+/* Send the record in s with len payload bytes at payload offset off, and
+ * count it; the first record that goes out clears s->ev.first. */
+static __always_inline void emit_record(struct data_scratch *s, __u32 off, __u32 len)
+{
+	s->ev.chunk_off = off;
+	s->ev.len = len;
+	if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + len, rb_flags())) {
+		stat_add(IT_STAT_LOST, 1);
+	} else {
+		stat_add(IT_STAT_EVENTS, 1);
+		s->ev.first = 0;
+	}
+}
+
 /*
  * Copy n bytes at ubuf into ring-buffer records of at most IT_CHUNK_BYTES
  * each, continuing at payload offset *off. The caller fills the header in
@@ -310,14 +324,7 @@ static __always_inline void emit_chunks(struct data_scratch *s, __u64 ubuf, __u6
 			stat_add(IT_STAT_READ_FAULT, 1);
 			break;
 		}
-		s->ev.chunk_off = *off;
-		s->ev.len = len;
-		if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + len, rb_flags())) {
-			stat_add(IT_STAT_LOST, 1);
-		} else {
-			stat_add(IT_STAT_EVENTS, 1);
-			s->ev.first = 0;
-		}
+		emit_record(s, *off, len);
 		*off += len;
 		done += len;
 	}
@@ -329,12 +336,7 @@ static __always_inline void emit_header_only(struct data_scratch *s)
 {
 	if (!s->ev.first)
 		return;
-	s->ev.chunk_off = 0;
-	s->ev.len = 0;
-	if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev), rb_flags()))
-		stat_add(IT_STAT_LOST, 1);
-	else
-		stat_add(IT_STAT_EVENTS, 1);
+	emit_record(s, 0, 0);
 }
 
 static __always_inline struct data_scratch *scratch_get(void)

@@ -164,14 +164,7 @@ static __always_inline void emit_iov(struct data_scratch *s, __u64 iov, __u64 io
 		if (len > IT_CHUNK_BYTES)
 			break;
 		if (len && bpf_probe_read_user(s->ev.data, len, v.iov_base) == 0) {
-			s->ev.chunk_off = off;
-			s->ev.len = len;
-			if (bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + len, rb_flags())) {
-				stat_add(IT_STAT_LOST, 1);
-			} else {
-				stat_add(IT_STAT_EVENTS, 1);
-				s->ev.first = 0;
-			}
+			emit_record(s, off, len);
 		}
 		off += n;
 	}

@@ -520,14 +520,14 @@ void tracker_sock_close(struct tracker *t, uint64_t sk, uint64_t ts_ns)
 void tracker_note_proc(struct tracker *t, uint32_t pid, const char *comm, uint64_t cgroup_id,
 		       uint64_t ts_ns)
 {
-	char c[IT_COMM_LEN + 1] = "";
 	struct proc *p = htab_get(t->procs, pid);
+	char c[IT_COMM_LEN + 1] = ""; /* proc_get copies IT_COMM_LEN bytes */
 
 	if (comm)
 		snprintf(c, sizeof(c), "%s", comm);
-	p = proc_get(t, pid, comm ? c : (p ? p->comm : ""), cgroup_id ? cgroup_id : (p ? p->cgroup_id : 0),
-		     ts_ns);
-	(void)p;
+	if (!cgroup_id && p)
+		cgroup_id = p->cgroup_id; /* keep what the probes told */
+	proc_get(t, pid, comm ? c : NULL, cgroup_id, ts_ns);
 }
 
 void tracker_proc_exec(struct tracker *t, const struct it_proc_event *ev)
