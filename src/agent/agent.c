@@ -53,6 +53,11 @@ struct agent {
 	uint64_t interval_start; /* CLOCK_MONOTONIC start of the current interval */
 	int write_err;
 	int mounted_tracefs;     /* unmount on exit */
+	/* GPU processes that exited this interval: their last usage record
+	 * waits for the interval's end, when the device time they shared with
+	 * the others is known (gpu_proc_exit) */
+	struct it_proc_event *gpu_exits;
+	size_t n_gpu_exits, cap_gpu_exits;
 };
 
 static uint64_t now_mono(void)
@@ -83,6 +88,23 @@ static uint64_t rss_bytes(void)
 	n = fscanf(f, "%lu %lu", &size, &resident);
 	fclose(f);
 	return n == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* Keep a GPU process's exit for the interval's end; false when out of
+ * memory (it is then reported at once, its share of the device unknown). */
+static bool gpu_exit_defer(struct agent *a, const struct it_proc_event *ev)
+{
+	if (a->n_gpu_exits == a->cap_gpu_exits) {
+		size_t cap = a->cap_gpu_exits ? a->cap_gpu_exits * 2 : 16;
+		struct it_proc_event *v = realloc(a->gpu_exits, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		a->gpu_exits = v;
+		a->cap_gpu_exits = cap;
+	}
+	a->gpu_exits[a->n_gpu_exits++] = *ev;
+	return true;
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -129,12 +151,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 
 			/* a GPU process that never touched the network still gets
 			 * its last partial interval */
-			if (probes_gpu_counters(a->probes, ev->pid, &gc) == 0) {
+			if (probes_gpu_counters(a->probes, ev->pid, &gc) == 0 && gpu_exit_defer(a, ev)) {
 				tracker_note_proc(a->tracker, ev->pid, ev->comm, ev->cgroup_id, ev->ts_ns);
-				gpu_proc_exit(a->gpu, ev->pid, a->interval_start, ev->ts_ns);
+				gpu_proc_exit(a->gpu, ev->pid, ev->ts_ns);
+			} else {
+				tracker_proc_exit(a->tracker, ev);
+				gpu_forget(a->gpu, ev->pid);
 			}
-			tracker_proc_exit(a->tracker, ev);
-			gpu_forget(a->gpu, ev->pid);
 			probes_forget_pid(a->probes, ev->pid);
 			break;
 		}
@@ -225,6 +248,11 @@ static void gpu_interval_end(struct agent *a, uint64_t start, uint64_t end)
 	size_t n;
 
 	gpu_interval(a->gpu, start, end);
+	for (size_t i = 0; i < a->n_gpu_exits; i++) {
+		tracker_proc_exit(a->tracker, &a->gpu_exits[i]);
+		gpu_forget(a->gpu, a->gpu_exits[i].pid);
+	}
+	a->n_gpu_exits = 0;
 	n = gpu_active_pids(a->gpu, &pids);
 	for (size_t i = 0; i < n; i++) {
 		char comm[IT_COMM_LEN + 1];
@@ -440,6 +468,7 @@ static void agent_teardown(struct agent *a)
 	probes_destroy(a->probes);
 	tracker_free(a->tracker);
 	gpu_free(a->gpu);
+	free(a->gpu_exits);
 	discovery_free(a->disc);
 	jsonl_close(a->out);
 	if (a->mounted_tracefs)

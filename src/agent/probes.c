@@ -361,12 +361,43 @@ void probes_plain_pid(struct probes *p, uint32_t pid, bool all)
 	bpf_map_update_elem(bpf_map__fd(p->sock->maps.plain_procs), &pid, &mode, BPF_ANY);
 }
 
+/* Must match bpf/cuda.bpf.c. */
+struct gpu_stream_key {
+	uint32_t pid;
+	uint32_t pad;
+	uint64_t stream;
+};
+struct gpu_stream_state {
+	uint64_t first_ns, last_ns;
+	uint32_t launches, pending;
+};
+
+/* A process's streams, work still pending on them included (it exited in
+ * the middle of a span): nothing closes them any more. */
+static void gpu_streams_forget(struct probes *p, uint32_t pid)
+{
+	int fd = bpf_map__fd(p->cuda->maps.gpu_streams);
+	struct gpu_stream_key key, next, gone[64];
+	void *prev = NULL;
+	size_t n = 0;
+
+	while (n < 64 && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (next.pid == pid)
+			gone[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &gone[i]);
+}
+
 void probes_forget_pid(struct probes *p, uint32_t pid)
 {
 	bpf_map_delete_elem(bpf_map__fd(p->sock->maps.plain_procs), &pid);
 	/* its last usage record is written: its GPU totals must not be read
 	 * again as a new process's */
 	bpf_map_delete_elem(bpf_map__fd(p->cuda->maps.gpu_counters), &pid);
+	gpu_streams_forget(p, pid);
 }
 
 void probes_forget_tls_conn(struct probes *p, uint32_t pid, uint64_t conn)
@@ -475,17 +506,6 @@ uint64_t probes_cuda_fn_hits(const struct probes *p, size_t fn)
 	return sum;
 }
 
-/* Must match bpf/cuda.bpf.c. */
-struct gpu_stream_key {
-	uint32_t pid;
-	uint32_t pad;
-	uint64_t stream;
-};
-struct gpu_stream_state {
-	uint64_t first_ns, last_ns;
-	uint32_t launches, pending;
-};
-
 size_t probes_gpu_pending(void *ctx, struct gpu_pending *out, size_t max)
 {
 	struct probes *p = ctx;
@@ -498,6 +518,7 @@ size_t probes_gpu_pending(void *ctx, struct gpu_pending *out, size_t max)
 	while (n < max && bpf_map_get_next_key(fd, prev, &next) == 0) {
 		if (bpf_map_lookup_elem(fd, &next, &st) == 0 && st.pending) {
 			out[n].pid = next.pid;
+			out[n].stream = next.stream;
 			out[n].first_ns = st.first_ns;
 			n++;
 		}

@@ -14,20 +14,31 @@
 
 #define MAX_DEVICES 64
 
+/* A stream's span that was still open at an interval's end: the part up to
+ * `settled` was counted in that interval, so the span, when it closes, only
+ * brings the rest. */
+struct gpu_clip {
+	uint64_t stream, first_ns, settled_ns;
+};
+
 struct gpu_proc {
 	uint32_t pid;
 	int device;                   /* index; from /dev/nvidiaN held open */
 	struct gpu_span *spans;       /* closed this interval */
 	size_t n, cap;
+	struct gpu_clip *clips;       /* open spans partly counted already */
+	size_t nclips, capclips;
 	struct gpu_counters prev, cur;
 	bool have_prev;
 	double busy_s;                /* computed at the interval's end */
 	double nvml_busy_s;
 	bool nvml;                    /* NVML had samples for it */
 	bool active;
-	bool exited;                  /* reported at its exit; its spans stay
-					 * until the interval ends, so the others
-					 * on its device still share with it */
+	bool exited;                  /* gone: reported with the interval's end,
+					 * so that every span the others closed
+					 * up to its exit is shared with it */
+	bool computed_after_exit;
+	uint64_t exit_ns;
 	uint64_t interval_ns;
 };
 
@@ -98,8 +109,8 @@ static bool nvml_open(struct nvml *n, const char *name)
 }
 
 /* Per-process SM utilisation samples newer than the last read: busy
- * seconds = mean utilisation x interval length. */
-static void nvml_read(struct gpu *g, uint64_t interval_ns)
+ * seconds = mean utilisation x the process's part of the interval. */
+static void nvml_read(struct gpu *g)
 {
 	struct nvml *n = &g->nvml;
 
@@ -149,7 +160,7 @@ static void nvml_read(struct gpu *g, uint64_t interval_ns)
 				continue;
 			p->nvml = true;
 			p->device = (int)d;
-			p->nvml_busy_s = (double)acc[j].sum / (double)acc[j].k / 100.0 * (double)interval_ns / 1e9;
+			p->nvml_busy_s = (double)acc[j].sum / (double)acc[j].k / 100.0 * (double)p->interval_ns / 1e9;
 		}
 	}
 }
@@ -207,6 +218,7 @@ static struct gpu_proc *proc_get(struct gpu *g, uint32_t pid)
 
 static void proc_free(struct gpu_proc *p)
 {
+	free(p->clips);
 	free(p->spans);
 	free(p);
 }
@@ -247,13 +259,18 @@ void gpu_free(struct gpu *g)
 	free(g);
 }
 
-void gpu_span(struct gpu *g, const struct gpu_span_event *e)
-{
-	struct gpu_proc *p = proc_get(g, e->pid);
+static struct gpu_proc *proc_for_usage(struct gpu *g, uint32_t pid);
 
-	g->st.spans++;
-	if (!p)
-		return;
+static struct gpu_clip *clip_find(struct gpu_proc *p, uint64_t stream)
+{
+	for (size_t i = 0; i < p->nclips; i++)
+		if (p->clips[i].stream == stream)
+			return &p->clips[i];
+	return NULL;
+}
+
+static void span_add(struct gpu_proc *p, uint64_t start, uint64_t end)
+{
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 16;
 		struct gpu_span *v = realloc(p->spans, cap * sizeof(*v));
@@ -263,10 +280,76 @@ void gpu_span(struct gpu *g, const struct gpu_span_event *e)
 		p->spans = v;
 		p->cap = cap;
 	}
-	p->spans[p->n].start = e->start_ns;
-	p->spans[p->n].end = e->end_ns;
+	p->spans[p->n].start = start;
+	p->spans[p->n].end = end;
 	p->n++;
 	p->active = true;
+}
+
+void gpu_span(struct gpu *g, const struct gpu_span_event *e)
+{
+	struct gpu_proc *p = proc_get(g, e->pid);
+	struct gpu_clip *c;
+	uint64_t start = e->start_ns;
+
+	g->st.spans++;
+	if (!p)
+		return;
+	c = clip_find(p, e->stream);
+	if (c) {
+		/* the same span, open at an earlier interval's end: that interval
+		 * counted it up to then */
+		if (c->first_ns == e->start_ns && c->settled_ns > start)
+			start = c->settled_ns;
+		*c = p->clips[--p->nclips];
+	}
+	if (e->end_ns > start)
+		span_add(p, start, e->end_ns);
+	else
+		p->active = true;
+}
+
+/*
+ * The interval ends at end_ns with these streams' work still pending: count
+ * each open span up to end_ns in this interval, as if it closed there, and
+ * remember so that it brings only the rest when it does close. Without this,
+ * a span across an interval boundary was compared with the others' spans
+ * only in the interval it closed in, and the time it overlapped their
+ * earlier spans was counted twice on the device.
+ */
+static void settle_pending(struct gpu *g, uint64_t end_ns)
+{
+	struct gpu_pending pend[1024];
+	size_t np = g->o.list_pending ? g->o.list_pending(g->o.ctx, pend, 1024) : 0;
+
+	for (size_t i = 0; i < np; i++) {
+		struct gpu_proc *p = htab_get(g->procs, pend[i].pid);
+		struct gpu_clip *c;
+		uint64_t start = pend[i].first_ns;
+
+		if (!p)
+			p = proc_for_usage(g, pend[i].pid);
+		if (!p || p->exited || start >= end_ns)
+			continue;
+		c = clip_find(p, pend[i].stream);
+		if (c && c->first_ns == start && c->settled_ns > start)
+			start = c->settled_ns;
+		if (!c) {
+			if (p->nclips == p->capclips) {
+				size_t cap = p->capclips ? p->capclips * 2 : 4;
+				struct gpu_clip *v = realloc(p->clips, cap * sizeof(*v));
+
+				if (!v)
+					continue;
+				p->clips = v;
+				p->capclips = cap;
+			}
+			c = &p->clips[p->nclips++];
+		}
+		*c = (struct gpu_clip){ pend[i].stream, pend[i].first_ns, end_ns };
+		if (end_ns > start)
+			span_add(p, start, end_ns);
+	}
 }
 
 /* ---- busy time ---- */
@@ -397,24 +480,23 @@ static void counters_refresh(struct gpu *g, struct gpu_proc *p)
 		p->active = true;
 }
 
-static void compute(struct gpu *g, struct gpu_proc **only, size_t n_only, uint64_t interval_ns)
+static void compute(struct gpu *g, uint64_t start_ns, uint64_t end_ns)
 {
 	struct gpu_proc *list[1024];
 	size_t np = 0, it = 0;
 	void *v;
 
-	if (only) {
-		for (size_t i = 0; i < n_only && np < 1024; i++)
-			list[np++] = only[i];
-	} else {
-		while (np < 1024 && htab_next(g->procs, &it, NULL, &v))
-			list[np++] = v;
-	}
+	while (np < 1024 && htab_next(g->procs, &it, NULL, &v))
+		list[np++] = v;
 	for (size_t i = 0; i < np; i++) {
-		counters_refresh(g, list[i]);
+		uint64_t end = list[i]->exited && list[i]->exit_ns < end_ns ? list[i]->exit_ns : end_ns;
+
+		if (!list[i]->exited)
+			counters_refresh(g, list[i]);
 		list[i]->nvml = false;
-		list[i]->interval_ns = interval_ns;
+		list[i]->interval_ns = end > start_ns ? end - start_ns : 0;
 	}
+	settle_pending(g, end_ns);
 	/* per device */
 	for (int dev = 0; dev < MAX_DEVICES; dev++) {
 		struct gpu_proc *on_dev[1024];
@@ -426,8 +508,7 @@ static void compute(struct gpu *g, struct gpu_proc **only, size_t n_only, uint64
 		if (k)
 			device_share(on_dev, k);
 	}
-	if (!only)
-		nvml_read(g, interval_ns);
+	nvml_read(g);
 }
 
 size_t gpu_active_pids(struct gpu *g, uint32_t **pids)
@@ -462,15 +543,16 @@ size_t gpu_active_pids(struct gpu *g, uint32_t **pids)
 	return g->n_active;
 }
 
-/* Exited processes served their purpose for the interval just computed. */
-static void drop_exited(struct gpu *g)
+/* Processes that exited before the last interval's end were reported with
+ * it: forget them. */
+static void drop_reported_exits(struct gpu *g)
 {
 	uint32_t gone[256];
 	size_t it = 0, n = 0;
 	void *v;
 
 	while (n < 256 && htab_next(g->procs, &it, NULL, &v))
-		if (((struct gpu_proc *)v)->exited)
+		if (((struct gpu_proc *)v)->computed_after_exit)
 			gone[n++] = ((struct gpu_proc *)v)->pid;
 	for (size_t i = 0; i < n; i++)
 		proc_free(htab_del(g->procs, gone[i]));
@@ -478,66 +560,28 @@ static void drop_exited(struct gpu *g)
 
 void gpu_interval(struct gpu *g, uint64_t start_ns, uint64_t end_ns)
 {
-	compute(g, NULL, 0, end_ns > start_ns ? end_ns - start_ns : 0);
-	/* the exited ones' busy time was reported at their exit */
-	drop_exited(g);
+	size_t it = 0;
+	void *v;
+
+	drop_reported_exits(g);
+	compute(g, start_ns, end_ns);
+	while (htab_next(g->procs, &it, NULL, &v))
+		if (((struct gpu_proc *)v)->exited)
+			((struct gpu_proc *)v)->computed_after_exit = true;
 }
 
-void gpu_proc_exit(struct gpu *g, uint32_t pid, uint64_t start_ns, uint64_t end_ns)
+void gpu_proc_exit(struct gpu *g, uint32_t pid, uint64_t exit_ns)
 {
-	struct gpu_proc *p = htab_get(g->procs, pid);
-	struct gpu_proc *on_dev[1024];
-	size_t it = 0, k = 0;
-	void *v;
+	struct gpu_proc *p = proc_for_usage(g, pid);
 
 	if (!p)
 		return;
-	p->exited = true;
+	/* its counters before the probes forget it; its share of the device
+	 * is computed at the interval's end, when the spans the others closed
+	 * up to its exit have all been read */
 	counters_refresh(g, p);
-	p->nvml = false;
-	p->interval_ns = end_ns > start_ns ? end_ns - start_ns : 0;
-	/* share with the processes busy on its device so far this interval,
-	 * including work they have queued and not yet synchronised: those
-	 * spans close later, but overlap the exiting process's time now */
-	while (k < 1024 && htab_next(g->procs, &it, NULL, &v))
-		if (((struct gpu_proc *)v)->device == p->device)
-			on_dev[k++] = v;
-	{
-		struct gpu_pending pend[256];
-		size_t np = g->o.list_pending ? g->o.list_pending(g->o.ctx, pend, 256) : 0;
-		struct gpu_span *saved[1024] = { 0 };
-		size_t saved_n[1024];
-
-		/* the others keep their own closed spans for the interval's end:
-		 * work on copies */
-		for (size_t i = 0; i < k; i++) {
-			saved_n[i] = on_dev[i]->n;
-			if (on_dev[i] == p || !on_dev[i]->n)
-				continue;
-			saved[i] = malloc(on_dev[i]->n * sizeof(*saved[i]));
-			if (saved[i])
-				memcpy(saved[i], on_dev[i]->spans, on_dev[i]->n * sizeof(*saved[i]));
-		}
-		for (size_t i = 0; i < np; i++) {
-			struct gpu_proc *q = htab_get(g->procs, pend[i].pid);
-			struct gpu_span_event e = { .pid = pend[i].pid, .start_ns = pend[i].first_ns,
-						    .end_ns = end_ns };
-
-			if (!q || q == p || q->device != p->device || pend[i].first_ns >= end_ns)
-				continue;
-			gpu_span(g, &e); /* temporary: undone below */
-			g->st.spans--;
-		}
-		device_share(on_dev, k);
-		for (size_t i = 0; i < k; i++) {
-			if (on_dev[i] == p)
-				continue;
-			if (saved[i])
-				memcpy(on_dev[i]->spans, saved[i], saved_n[i] * sizeof(*saved[i]));
-			on_dev[i]->n = saved_n[i];
-			free(saved[i]);
-		}
-	}
+	p->exited = true;
+	p->exit_ns = exit_ns;
 }
 
 /* Learn about processes the probes saw but no span named yet (launches
@@ -596,8 +640,7 @@ bool gpu_usage_fields(struct gpu *g, uint32_t pid, cJSON *r)
 	/* the interval is reported: start the next one (an exited process's
 	 * spans stay for the others' share until the interval ends) */
 	p->prev = p->cur;
-	if (!p->exited)
-		p->n = 0;
+	p->n = 0;
 	p->busy_s = p->nvml_busy_s = 0;
 	p->active = false;
 	return active;
@@ -608,7 +651,9 @@ void gpu_forget(struct gpu *g, uint32_t pid)
 	struct gpu_proc *p = htab_get(g->procs, pid);
 
 	if (p) {
-		p->exited = true; /* freed when the interval ends */
+		if (!p->exited)
+			p->exit_ns = UINT64_MAX;
+		p->exited = true; /* freed after the next interval's end */
 		p->active = false;
 	}
 }

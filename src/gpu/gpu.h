@@ -27,6 +27,7 @@ typedef size_t (*gpu_pids_fn)(void *ctx, uint32_t *pids, size_t max);
 /* A stream with work pending since first_ns (a span not closed yet). */
 struct gpu_pending {
 	uint32_t pid;
+	uint64_t stream;
 	uint64_t first_ns;
 };
 typedef size_t (*gpu_pending_fn)(void *ctx, struct gpu_pending *out, size_t max);
@@ -59,9 +60,10 @@ void gpu_interval(struct gpu *g, uint64_t start_ns, uint64_t end_ns);
  * when the process had GPU activity.
  */
 bool gpu_usage_fields(struct gpu *g, uint32_t pid, cJSON *rec);
-/* The process ended: compute its last partial interval up to end_ns, and
- * forget it after gpu_usage_fields. */
-void gpu_proc_exit(struct gpu *g, uint32_t pid, uint64_t start_ns, uint64_t end_ns);
+/* The process ended at exit_ns: its counters are read now, its share of
+ * the device at the interval's end (gpu_interval), before the caller asks
+ * for its last usage fields. */
+void gpu_proc_exit(struct gpu *g, uint32_t pid, uint64_t exit_ns);
 
 /* Drop what is kept about pid (after its last usage record). */
 void gpu_forget(struct gpu *g, uint32_t pid);
