@@ -418,9 +418,11 @@ void exchange_to_json(const struct exchange *x, cJSON *r, int64_t off)
 	add_tokens(r, "gen_ai.usage.output_tokens", l->usage.output_tokens);
 	add_tokens(r, "gen_ai.usage.cache_read.input_tokens", l->usage.cache_read_tokens);
 	add_tokens(r, "gen_ai.usage.cache_creation.input_tokens", l->usage.cache_creation_tokens);
+	add_tokens(r, "x_cache_creation_1h_input_tokens", l->usage.cache_creation_1h_tokens);
 	add_tokens(r, "gen_ai.usage.reasoning.output_tokens", l->usage.reasoning_tokens);
 	add_tokens(r, "x_provider_input_tokens", l->usage.raw_input_tokens);
 	add_tokens(r, "x_provider_output_tokens", l->usage.raw_output_tokens);
+	cJSON_AddStringToObject(r, "x_service_tier", l->service_tier[0] ? l->service_tier : "standard");
 	cJSON_AddStringToObject(r, "usage_source", usage_source_name(l->usage_source));
 	json_add_time(r, "start_time", (uint64_t)((int64_t)x->req_start_ns + off));
 	json_add_time(r, "end_time", (uint64_t)((int64_t)end + off));

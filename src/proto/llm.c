@@ -711,6 +711,12 @@ static void anth_usage(struct llm_call *c, const cJSON *u, bool out_final)
 	t.cache_read = json_count(u, "cache_read_input_tokens");
 	t.cache_write = json_count(u, "cache_creation_input_tokens");
 	usage_apply(c, &t);
+	{
+		int64_t h1 = json_count_in(u, "cache_creation", "ephemeral_1h_input_tokens");
+
+		if (h1 >= 0)
+			c->usage.cache_creation_1h_tokens = h1;
+	}
 }
 
 static bool anth_body(struct llm_call *c, const cJSON *root)
@@ -1209,6 +1215,38 @@ static bool sse_event_is_message(const char *event)
 	return !event || !event[0] || !strcmp(event, "message");
 }
 
+/*
+ * The service tier a request was billed at: OpenAI's "service_tier"
+ * ("default", "flex", "priority", "scale") at the top of a response, a chunk
+ * or a Responses event's "response"; Anthropic's usage.service_tier
+ * ("standard", "priority", "batch"), in a message_start's "message" too.
+ * The request's own "service_tier" is a wish; the response's is the fact.
+ */
+static void service_tier_note(struct llm_call *c, const cJSON *root)
+{
+	static const char *const tiers[] = { "batch", "priority", "flex", NULL };
+	const cJSON *places[5], *v;
+	size_t n = 0;
+
+	if (!cJSON_IsObject(root))
+		return;
+	places[n++] = root;
+	places[n++] = cJSON_GetObjectItemCaseSensitive(root, "usage");
+	places[n++] = cJSON_GetObjectItemCaseSensitive(root, "response");
+	v = cJSON_GetObjectItemCaseSensitive(root, "message");
+	places[n++] = cJSON_GetObjectItemCaseSensitive(v, "usage");
+	for (size_t i = 0; i < n; i++) {
+		v = cJSON_GetObjectItemCaseSensitive(places[i], "service_tier");
+		if (!cJSON_IsString(v))
+			continue;
+		c->service_tier[0] = '\0'; /* "default", "standard", "auto", "scale" */
+		for (const char *const *t = tiers; *t; t++)
+			if (!strcmp(v->valuestring, *t))
+				snprintf(c->service_tier, sizeof(c->service_tier), "%s", *t);
+		return;
+	}
+}
+
 static void stream_dispatch(struct llm_call *c, const char *event, const char *data, size_t n,
 			    uint64_t ts)
 {
@@ -1231,6 +1269,7 @@ static void stream_dispatch(struct llm_call *c, const char *event, const char *d
 	}
 	/* SSE's default "message" type says nothing; the JSON's "type" may. */
 	stream_value(c, sse_event_is_message(event) ? NULL : event, root, ts);
+	service_tier_note(c, root);
 	cJSON_Delete(root);
 }
 
@@ -1382,7 +1421,7 @@ void llm_call_init(struct llm_call *c)
 		return;
 	memset(c, 0, sizeof(*c));
 	c->stream = -1;
-	c->usage = (struct llm_usage){ -1, -1, -1, -1, -1, -1, -1 };
+	c->usage = (struct llm_usage){ -1, -1, -1, -1, -1, -1, -1, -1 };
 	c->usage_source = USAGE_MISSING;
 }
 
@@ -1571,6 +1610,7 @@ void llm_on_request_body(struct llm_call *c, const char *body, size_t n)
 	if (!c->request_model[0])
 		model_set(c->request_model, sizeof(c->request_model),
 			  cJSON_GetObjectItemCaseSensitive(root, "model"));
+	service_tier_note(c, root); /* asked for; a response saying otherwise wins */
 	if (c->api->stream < 0) {
 		v = cJSON_GetObjectItemCaseSensitive(root, "stream");
 		c->stream = cJSON_IsBool(v) ? cJSON_IsTrue(v) : c->api->stream_dflt;
@@ -1656,6 +1696,7 @@ void llm_on_response_body(struct llm_call *c, int status, const char *body, size
 			err = error_extract(c, root);
 			if (!body_value(c, root) && !err && !is_error)
 				c->response_parse_error = true;
+			service_tier_note(c, root);
 		} else if (root) {
 			/* more than one value: NDJSON or concatenated JSON */
 			cJSON_Delete(root);

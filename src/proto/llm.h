@@ -41,6 +41,9 @@ struct llm_usage {
 	/* the provider's own input/output numbers, before normalisation */
 	int64_t raw_input_tokens;
 	int64_t raw_output_tokens;
+	/* of cache_creation_tokens, those written for one hour (Anthropic's
+	 * usage.cache_creation.ephemeral_1h_input_tokens; priced higher) */
+	int64_t cache_creation_1h_tokens;
 };
 
 struct llm_api; /* a table entry, opaque */
@@ -63,6 +66,9 @@ struct llm_call {
 	uint64_t prompt_chars;       /* characters of prompt text in the request (for estimates) */
 	bool response_parse_error;   /* the response body was not the JSON expected */
 	char error_type[64];         /* provider error type/code from an error body, "" if none */
+	char service_tier[16];       /* "", "batch", "priority", "flex": the tier the provider
+					says it served (else the one the request asked for);
+					"" = standard */
 };
 
 /* Reset c. */

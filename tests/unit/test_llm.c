@@ -714,6 +714,41 @@ static void test_anthropic_messages(void **state)
 	assert_int_equal(c.content_chars, strlen("Hm.") + strlen("Hi! My name is Claude."));
 }
 
+/* The tier a request was billed at, and Anthropic's one-hour cache writes:
+ * both change its price. The response's word wins over the request's. */
+static void test_service_tier_and_1h_cache(void **state)
+{
+	static const char anth[] =
+		"{\"type\":\"message\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"usage\":"
+		"{\"input_tokens\":10,\"cache_creation_input_tokens\":700,\"cache_creation\":"
+		"{\"ephemeral_5m_input_tokens\":300,\"ephemeral_1h_input_tokens\":400},"
+		"\"output_tokens\":5,\"service_tier\":\"batch\"}}";
+	static const char oai[] =
+		"{\"object\":\"chat.completion\",\"model\":\"gpt-4o\",\"service_tier\":\"priority\","
+		"\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}";
+	static const char dflt[] =
+		"{\"object\":\"chat.completion\",\"model\":\"gpt-4o\",\"service_tier\":\"default\","
+		"\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}";
+	struct llm_call c;
+
+	(void)state;
+	call_start(&c, "api.anthropic.com", "/v1/messages", ANTH_REQ);
+	body(&c, 200, anth);
+	assert_string_equal(c.service_tier, "batch");
+	assert_int_equal(c.usage.cache_creation_tokens, 700);
+	assert_int_equal(c.usage.cache_creation_1h_tokens, 400);
+	call_start(&c, "api.openai.com", "/v1/chat/completions",
+		   "{\"model\":\"gpt-4o\",\"service_tier\":\"flex\",\"messages\":[]}");
+	assert_string_equal(c.service_tier, "flex");
+	body(&c, 200, oai);
+	assert_string_equal(c.service_tier, "priority");
+	assert_int_equal(c.usage.cache_creation_1h_tokens, -1);
+	call_start(&c, "api.openai.com", "/v1/chat/completions",
+		   "{\"model\":\"gpt-4o\",\"service_tier\":\"flex\",\"messages\":[]}");
+	body(&c, 200, dflt);
+	assert_string_equal(c.service_tier, ""); /* asked for flex, served standard */
+}
+
 static const struct ev anth_stream[] = {
 	{ "message_start", "{\"type\":\"message_start\",\"message\":{\"id\":"
 		"\"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY\",\"type\":\"message\",\"role\":\"assistant\","
@@ -1905,6 +1940,7 @@ int main(void)
 		cmocka_unit_test(test_mutated_fixtures),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_huge_body_ignored),
+		cmocka_unit_test(test_service_tier_and_1h_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
