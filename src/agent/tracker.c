@@ -181,6 +181,8 @@ static void usage_record(struct tracker *t, struct proc *p, uint64_t end_ns, boo
 	json_add_u64(r, "pid", p->pid);
 	cJSON_AddStringToObject(r, "comm", p->comm);
 	json_add_u64(r, "cgroup_id", p->cgroup_id);
+	if (t->hooks.proc_fields)
+		t->hooks.proc_fields(t->hooks.ctx, p->pid, p->cgroup_id, r);
 	json_add_time(r, "interval_start", real_ns(t, start));
 	json_add_time(r, "interval_end", real_ns(t, end_ns));
 	json_add_u64(r, "bytes_sent", p->bytes_sent);
@@ -296,6 +298,8 @@ static void conn_record(struct tracker *t, struct conn *c, uint64_t end_ns, cons
 	json_add_u64(r, "pid", c->pid);
 	cJSON_AddStringToObject(r, "comm", c->comm);
 	json_add_u64(r, "cgroup_id", c->cgroup_id);
+	if (t->hooks.proc_fields)
+		t->hooks.proc_fields(t->hooks.ctx, c->pid, c->cgroup_id, r);
 	cJSON_AddStringToObject(r, "role", role_name(role));
 	/* the server end is the local one when we accepted the connection */
 	add_endpoint(r, "client", &c->sock, role != IT_ROLE_SERVER);
@@ -461,7 +465,36 @@ static void on_exchange(void *ctx, struct exchange *x)
 	else
 		cJSON_AddNullToObject(r, "tls.library");
 	exchange_to_json(x, r, t->opts.mono_to_real_ns);
+	if (t->hooks.proc_fields)
+		t->hooks.proc_fields(t->hooks.ctx, c->pid, c->cgroup_id, r);
+	if (t->hooks.request_extra) {
+		struct tracker_request req = {
+			.pid = c->pid,
+			.cgroup_id = c->cgroup_id,
+			.id = (uint64_t)(uintptr_t)x,
+			.served = role == IT_ROLE_SERVER,
+			.is_llm = x->is_llm,
+			.llm = l,
+			.start_ns = x->req_start_ns,
+			.end_ns = end,
+		};
+
+		if (t->hooks.request_extra(t->hooks.ctx, &req, r))
+			return;
+	}
 	emit(t, r);
+}
+
+/* A request's headers are complete: an inference request this process
+ * serves is in flight from now. */
+static void on_request_start(void *ctx, const struct exchange *x)
+{
+	struct conn *c = ctx;
+	struct tracker *t = c->t;
+
+	if (x->is_llm && t->hooks.request_started && conn_role(t, c) == IT_ROLE_SERVER)
+		t->hooks.request_started(t->hooks.ctx, c->pid, (uint64_t)(uintptr_t)x,
+					 x->req_start_ns);
 }
 
 void tracker_data(struct tracker *t, const struct it_data_event *ev)
@@ -502,8 +535,10 @@ void tracker_data(struct tracker *t, const struct it_data_event *ev)
 		c->interval_seq = t->interval_seq;
 		p->conns_active++;
 	}
-	if (!c->proto && t->opts.parse_http)
+	if (!c->proto && t->opts.parse_http) {
 		c->proto = proto_conn_new(conn_role(t, c), on_exchange, c);
+		proto_conn_on_start(c->proto, on_request_start);
+	}
 	if (c->proto)
 		proto_conn_data(c->proto, ev->dir, ev->ts_ns, ev->data, ev->len, ev->chunk_off, true,
 				ev->total, t->opts.capture_bytes);
@@ -609,6 +644,13 @@ void tracker_interval(struct tracker *t, uint64_t start_ns, uint64_t end_ns, boo
 	}
 	t->interval_seq++;
 	t->interval_start_ns = end_ns;
+}
+
+uint64_t tracker_proc_cgroup(const struct tracker *t, uint32_t pid)
+{
+	const struct proc *p = htab_get(t->procs, pid);
+
+	return p ? p->cgroup_id : 0;
 }
 
 void tracker_get_stats(const struct tracker *t, struct tracker_stats *st)

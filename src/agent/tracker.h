@@ -28,6 +28,19 @@ struct tracker_opts {
 				    * only inference APIs */
 };
 
+struct llm_call;
+
+/* A finished exchange, as request_extra sees it. */
+struct tracker_request {
+	uint32_t pid;
+	uint64_t cgroup_id;
+	uint64_t id;               /* as given to request_started */
+	bool served;               /* this process served it (role server) */
+	bool is_llm;
+	const struct llm_call *llm;
+	uint64_t start_ns, end_ns; /* CLOCK_MONOTONIC */
+};
+
 struct tracker_hooks {
 	void *ctx;
 	/* A TLS connection ended: its TLS object may be reused for another. */
@@ -39,6 +52,16 @@ struct tracker_hooks {
 	 * process had such activity in the interval. Called once per record.
 	 * May be NULL. */
 	bool (*usage_extra)(void *ctx, uint32_t pid, cJSON *rec);
+	/* An inference request this process serves (role server) started. May
+	 * be NULL. id identifies the exchange until request_extra is called
+	 * with the same id. */
+	void (*request_started)(void *ctx, uint32_t pid, uint64_t id, uint64_t start_ns);
+	/* More fields for a request record (cost, workload). Returns true when
+	 * it keeps rec and writes it itself later (a served request waiting
+	 * for its share of the accelerator time). May be NULL. */
+	bool (*request_extra)(void *ctx, const struct tracker_request *req, cJSON *rec);
+	/* More fields for any record of a process (its workload). May be NULL. */
+	void (*proc_fields)(void *ctx, uint32_t pid, uint64_t cgroup_id, cJSON *rec);
 };
 
 struct tracker_stats {
@@ -76,6 +99,8 @@ void tracker_proc_exit(struct tracker *t, const struct it_proc_event *ev);
 void tracker_interval(struct tracker *t, uint64_t start_ns, uint64_t end_ns, bool final);
 
 void tracker_get_stats(const struct tracker *t, struct tracker_stats *st);
+/* The cgroup id last seen for pid, 0 if unknown. */
+uint64_t tracker_proc_cgroup(const struct tracker *t, uint32_t pid);
 
 /* "127.0.0.1", "::1"; IPv4-mapped IPv6 shown as IPv4. buf >= 46 bytes. */
 void addr_format(uint16_t family, const uint8_t addr[16], char *buf, size_t len);

@@ -237,6 +237,7 @@ static int req_headers_complete(http_parser *p)
 		return 0;
 	d->cur->version = p->http_major == 1 && p->http_minor == 0 ? 10 : 11;
 	exchange_req_headers_done(d->cur, http_method_str(p->method), d->url, d->url_len);
+	proto_started(&d->h->sink, d->cur);
 	d->in_body = true;
 	return 0;
 }

@@ -224,8 +224,10 @@ static void header_block_done(struct h2_conn *h, struct h2_dir *d)
 	if (!x)
 		return;
 	if (d->client) {
-		if (method[0] && !trailers)
+		if (method[0] && !trailers) {
 			exchange_req_headers_done(x, method, path, path_len);
+			proto_started(&h->sink, x);
+		}
 		if (d->block_end_stream)
 			exchange_req_end(x, d->ts);
 		return;

@@ -58,6 +58,18 @@ void proto_emit(const struct proto_sink *s, struct exchange *x)
 	exchange_free(x);
 }
 
+void proto_started(const struct proto_sink *s, const struct exchange *x)
+{
+	if (s->start)
+		s->start(s->ctx, x);
+}
+
+void proto_conn_on_start(struct proto_conn *pc, proto_start_fn fn)
+{
+	if (pc)
+		pc->sink.start = fn;
+}
+
 struct proto_conn *proto_conn_new(uint8_t role, proto_exchange_fn fn, void *ctx)
 {
 	struct proto_conn *pc = calloc(1, sizeof(*pc));

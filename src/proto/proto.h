@@ -21,6 +21,10 @@
 
 /* Called for every finished exchange; x is freed after the call returns. */
 typedef void (*proto_exchange_fn)(void *ctx, struct exchange *x);
+/* Called when a request's headers are complete (method, path, host and the
+ * API known, is_llm set); the same x is later passed to proto_exchange_fn,
+ * so its address identifies the exchange in flight. */
+typedef void (*proto_start_fn)(void *ctx, const struct exchange *x);
 
 struct proto_stats {
 	uint64_t exchanges;       /* exchanges reported */
@@ -48,6 +52,8 @@ struct proto_conn;
  * direction carries requests); IT_ROLE_UNKNOWN: found from the bytes. */
 struct proto_conn *proto_conn_new(uint8_t role, proto_exchange_fn fn, void *ctx);
 void proto_conn_free(struct proto_conn *pc);
+/* Also report requests as they start (before any data is fed). */
+void proto_conn_on_start(struct proto_conn *pc, proto_start_fn fn);
 
 /*
  * One ring-buffer record of a call: dir (enum it_dir), the call's time,
@@ -71,11 +77,14 @@ void proto_conn_close(struct proto_conn *pc, uint64_t ts_ns);
 
 struct proto_sink {
 	proto_exchange_fn fn;
+	proto_start_fn start;
 	void *ctx;
 };
 
 /* Report x (finished or not) and free it. */
 void proto_emit(const struct proto_sink *s, struct exchange *x);
+/* x's request headers are complete. */
+void proto_started(const struct proto_sink *s, const struct exchange *x);
 
 struct h1_conn;
 struct h1_conn *h1_new(const struct proto_sink *sink);

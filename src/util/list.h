@@ -11,6 +11,8 @@ struct list_node {
 
 #define LIST_INIT(name) { &(name), &(name) }
 #define list_entry(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+/* Not safe against deleting it: keep the next node first for that. */
+#define list_for_each(it, head) for ((it) = (head)->next; (it) != (head); (it) = (it)->next)
 
 static inline void list_init(struct list_node *h)
 {
