@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "cost/prices.h"
 
 struct command {
 	const char *name;
@@ -16,6 +17,7 @@ static int cmd_version(int argc, char **argv);
 
 static const struct command commands[] = {
 	{ "agent", cmd_agent, "trace TLS and plain-HTTP traffic per process (root)" },
+	{ "prices", cmd_prices, "check and show price tables" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "show this help" },
 };
