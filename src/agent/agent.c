@@ -24,6 +24,9 @@
 #include "gpu/gpu.h"
 #include "out/jsonl.h"
 #include "proto/proto.h"
+#include "cost/ledger.h"
+#include "cost/prices.h"
+#include "cost/workload.h"
 
 /* After exec the loader maps the program's libraries within milliseconds;
  * a dlopen()ed library is mapped right after the mmap() we see. */
@@ -32,11 +35,14 @@
 /* Longest wait for ring-buffer data: bounds how late a record is written. */
 #define POLL_MS 10
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, reload_signal;
 
 static void on_signal(int sig)
 {
-	stop_signal = sig;
+	if (sig == SIGHUP)
+		reload_signal = 1;
+	else
+		stop_signal = sig;
 }
 
 struct agent {
@@ -45,6 +51,10 @@ struct agent {
 	struct discovery *disc;
 	struct tracker *tracker;
 	struct gpu *gpu;
+	struct workloads *workloads;
+	struct ledger *ledger;
+	char hostname[256];
+	uint64_t prices_reloads, prices_reload_errors;
 	struct jsonl *out;
 	struct ring_buffer *rb;
 	int64_t mono_to_real;
@@ -154,6 +164,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 			if (probes_gpu_counters(a->probes, ev->pid, &gc) == 0 && gpu_exit_defer(a, ev)) {
 				tracker_note_proc(a->tracker, ev->pid, ev->comm, ev->cgroup_id, ev->ts_ns);
 				gpu_proc_exit(a->gpu, ev->pid, ev->ts_ns);
+				/* /proc/PID is gone: its server is found through this */
+				ledger_note_parent(a->ledger, ev->pid, ev->ppid);
 			} else {
 				tracker_proc_exit(a->tracker, ev);
 				gpu_forget(a->gpu, ev->pid);
@@ -191,8 +203,98 @@ static bool port_listening(void *ctx, uint16_t port)
 static bool usage_extra(void *ctx, uint32_t pid, cJSON *rec)
 {
 	struct agent *a = ctx;
+	bool gpu = gpu_usage_fields(a->gpu, pid, rec);
 
-	return gpu_usage_fields(a->gpu, pid, rec);
+	ledger_usage_fields(a->ledger, pid, rec);
+	return gpu;
+}
+
+static void request_started(void *ctx, uint32_t pid, uint64_t id, uint64_t start_ns)
+{
+	ledger_request_started(((struct agent *)ctx)->ledger, pid, id, start_ns);
+}
+
+static bool request_extra(void *ctx, const struct tracker_request *req, cJSON *rec)
+{
+	return ledger_request(((struct agent *)ctx)->ledger, req, rec);
+}
+
+static void proc_fields(void *ctx, uint32_t pid, uint64_t cgroup_id, cJSON *rec)
+{
+	ledger_proc_fields(((struct agent *)ctx)->ledger, pid, cgroup_id, rec);
+}
+
+/*
+ * The price tables: the shipped default (unless --no-default-prices), then
+ * each --prices in order. NULL with *bad set when a table has problems
+ * (printed); NULL alone when there is no table at all.
+ */
+static struct price_table *load_prices(const struct agent_opts *o, bool *bad)
+{
+	const char *paths[17];
+	struct price_problems probs = { 0 };
+	struct price_table *t;
+	size_t n = 0;
+
+	*bad = false;
+	if (!o->no_default_prices) {
+		const char *d = prices_default_path();
+
+		if (d)
+			paths[n++] = d;
+		else
+			fprintf(stderr, "infertrace: no default price table (prices/default.json or "
+					"/usr/local/share/infertrace/default.json): only --prices "
+					"files price anything\n");
+	}
+	for (size_t i = 0; i < o->n_prices; i++)
+		paths[n++] = o->prices[i];
+	if (!n)
+		return NULL;
+	t = prices_load(paths, n, &probs);
+	if (!t) {
+		*bad = true;
+		price_problems_print(&probs, stderr);
+	}
+	price_problems_free(&probs);
+	return t;
+}
+
+/* SIGHUP: a bad table keeps the old one, and says why. */
+static void reload_prices(struct agent *a)
+{
+	bool bad;
+	struct price_table *t = load_prices(&a->opts, &bad);
+
+	if (bad) {
+		a->prices_reload_errors++;
+		fprintf(stderr, "infertrace: SIGHUP: the price tables have the problems above; "
+				"keeping the ones loaded before\n");
+		return;
+	}
+	a->prices_reloads++;
+	ledger_set_prices(a->ledger, t);
+	fprintf(stderr, "infertrace: SIGHUP: price tables reloaded (%zu models, %zu "
+			"accelerators)\n", t ? prices_count_models(t) : 0,
+		t ? prices_count_accels(t) : 0);
+}
+
+/* Workload labels from --label and --label-rules. */
+static int load_labels(struct agent *a)
+{
+	char err[512];
+
+	for (size_t i = 0; i < a->opts.n_labels; i++)
+		if (workloads_add_rule(a->workloads, a->opts.labels[i], err, sizeof(err))) {
+			fprintf(stderr, "infertrace: --label '%s': %s\n", a->opts.labels[i], err);
+			return -EINVAL;
+		}
+	if (a->opts.label_rules &&
+	    workloads_load_rules(a->workloads, a->opts.label_rules, err, sizeof(err))) {
+		fprintf(stderr, "infertrace: --label-rules: %s\n", err);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* The cgroup v2 id of a process: the inode of its directory in the v2
@@ -241,6 +343,38 @@ static void proc_comm(uint32_t pid, char comm[IT_COMM_LEN + 1])
 	fclose(f);
 }
 
+/* The interval's cost: each device's time priced and split among its
+ * processes (src/cost/ledger.c). */
+static void ledger_gpu_interval(struct agent *a, uint64_t start, uint64_t end)
+{
+	static struct gpu_proc_usage use[4096];
+	static struct ledger_gpu_proc lp[4096];
+	struct ledger_device devs[64];
+	int idx[64];
+	size_t nu = gpu_interval_procs(a->gpu, use, 4096);
+	size_t nd = gpu_devices(a->gpu, idx, 64);
+
+	for (size_t i = 0; i < nd; i++) {
+		devs[i].index = idx[i];
+		gpu_device_identity(a->gpu, idx[i], devs[i].name, sizeof(devs[i].name), devs[i].uuid,
+				    sizeof(devs[i].uuid));
+	}
+	for (size_t i = 0; i < nu; i++) {
+		uint64_t cg = tracker_proc_cgroup(a->tracker, use[i].pid);
+
+		lp[i] = (struct ledger_gpu_proc){
+			.pid = use[i].pid,
+			.cgroup_id = cg ? cg : proc_cgroup_id(use[i].pid),
+			.device = use[i].device,
+			.busy_s = use[i].busy_s,
+			.mem_bytes = use[i].mem_bytes,
+			.spans = use[i].spans,
+			.nspans = use[i].nspans,
+		};
+	}
+	ledger_interval(a->ledger, start, end, devs, nd, lp, nu);
+}
+
 /* GPU time for the interval, and a usage record for every GPU process. */
 static void gpu_interval_end(struct agent *a, uint64_t start, uint64_t end)
 {
@@ -248,12 +382,14 @@ static void gpu_interval_end(struct agent *a, uint64_t start, uint64_t end)
 	size_t n;
 
 	gpu_interval(a->gpu, start, end);
+	n = gpu_active_pids(a->gpu, &pids);
+	ledger_gpu_interval(a, start, end);
+	/* the exited ones' last records, now that their share is known */
 	for (size_t i = 0; i < a->n_gpu_exits; i++) {
 		tracker_proc_exit(a->tracker, &a->gpu_exits[i]);
 		gpu_forget(a->gpu, a->gpu_exits[i].pid);
 	}
 	a->n_gpu_exits = 0;
-	n = gpu_active_pids(a->gpu, &pids);
 	for (size_t i = 0; i < n; i++) {
 		char comm[IT_COMM_LEN + 1];
 
@@ -344,6 +480,21 @@ static void agent_record(struct agent *a, const char *event, uint64_t start_ns, 
 	json_add_u64(r, "processes_evicted", ts.procs_evicted);
 	json_add_u64(r, "record_errors", ts.write_errors);
 	json_add_u64(r, "capture_bytes", a->opts.capture_bytes);
+	{
+		struct ledger_stats ls;
+
+		ledger_get_stats(a->ledger, &ls);
+		json_add_u64(r, "requests_priced", ls.requests_priced);
+		json_add_u64(r, "requests_unpriced", ls.requests_unpriced);
+		json_add_u64(r, "device_intervals_unpriced", ls.devices_unpriced);
+		json_add_u64(r, "served_requests_waiting", ls.served_held);
+		json_add_u64(r, "served_requests_evicted", ls.served_evicted);
+		cJSON_AddNumberToObject(r, "cost_usd", ls.list_cost_usd);
+		json_add_u64(r, "prices_reloads", a->prices_reloads);
+		json_add_u64(r, "prices_reload_errors", a->prices_reload_errors);
+		if (ls.write_errors)
+			json_add_u64(r, "cost_record_errors", ls.write_errors);
+	}
 	json_add_u64(r, "rss_bytes", rss_bytes());
 	write_record(a, r);
 }
@@ -382,7 +533,13 @@ static int agent_setup(struct agent *a)
 		.conn_forget = conn_forget,
 		.port_listening = port_listening,
 		.usage_extra = usage_extra,
+		.request_started = request_started,
+		.request_extra = request_extra,
+		.proc_fields = proc_fields,
 	};
+	struct ledger_opts lo = { 0 };
+	struct price_table *prices;
+	bool bad_prices;
 	struct gpu_opts go = {
 		.read_counters = probes_gpu_counters,
 		.list_pids = probes_gpu_pids,
@@ -403,16 +560,49 @@ static int agent_setup(struct agent *a)
 				"use a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
 		return -ENOENT;
 	}
-	e = ensure_tracefs();
-	if (e < 0)
+	/* the cheap checks first: a bad price table or label is an error
+	 * before any probe is loaded */
+	prices = load_prices(&a->opts, &bad_prices);
+	if (bad_prices) {
+		fprintf(stderr, "infertrace: fix the price tables above (infertrace prices check "
+				"FILE tells the same), or leave them out\n");
+		return -EINVAL;
+	}
+	if (a->opts.hostname)
+		snprintf(a->hostname, sizeof(a->hostname), "%s", a->opts.hostname);
+	else if (gethostname(a->hostname, sizeof(a->hostname) - 1))
+		a->hostname[0] = '\0';
+	a->workloads = workloads_new(NULL, NULL); /* finds the cgroup2 mount */
+	if (!a->workloads) {
+		prices_free(prices);
+		return -ENOMEM;
+	}
+	e = load_labels(a);
+	if (e) {
+		prices_free(prices);
 		return e;
+	}
+	e = ensure_tracefs();
+	if (e < 0) {
+		prices_free(prices);
+		return e;
+	}
 	a->mounted_tracefs = e;
 	a->out = jsonl_open(a->opts.output);
 	if (!a->out) {
 		e = -errno;
 		fprintf(stderr, "infertrace: cannot open output '%s': %s\n", a->opts.output,
 			strerror(errno));
+		prices_free(prices);
 		return e;
+	}
+	lo.hostname = a->hostname;
+	a->mono_to_real = mono_to_real_offset();
+	lo.mono_to_real_ns = a->mono_to_real;
+	a->ledger = ledger_new(&lo, prices, a->workloads, a->out);
+	if (!a->ledger) {
+		prices_free(prices);
+		return -ENOMEM;
 	}
 	e = probes_open(&a->probes, &po, err, sizeof(err));
 	if (e) {
@@ -440,7 +630,6 @@ static int agent_setup(struct agent *a)
 		return -ENOMEM;
 
 	a->start_ns = now_mono();
-	a->mono_to_real = mono_to_real_offset();
 	to = (struct tracker_opts){
 		.conn_idle_ns = (uint64_t)(a->opts.conn_idle_s * 1e9),
 		.capture_bytes = a->opts.capture_bytes,
@@ -467,6 +656,8 @@ static void agent_teardown(struct agent *a)
 	/* detach before anything else goes: no probe outlives the agent */
 	probes_destroy(a->probes);
 	tracker_free(a->tracker);
+	ledger_free(a->ledger); /* writes the served requests still waiting */
+	workloads_free(a->workloads);
 	gpu_free(a->gpu);
 	free(a->gpu_exits);
 	discovery_free(a->disc);
@@ -505,6 +696,10 @@ static int agent_loop(struct agent *a)
 			break;
 		}
 		now = now_mono();
+		if (reload_signal) {
+			reload_signal = 0;
+			reload_prices(a);
+		}
 		discovery_run_due(a->disc, now);
 		if (now >= next_tick) {
 			gpu_interval_end(a, interval_start, now);
@@ -534,6 +729,7 @@ static int agent_loop(struct agent *a)
 
 		gpu_interval_end(a, interval_start, end);
 		tracker_interval(a->tracker, interval_start, end, true);
+		ledger_flush(a->ledger);
 	}
 	agent_record(a, "stop", interval_start, now_mono());
 	jsonl_flush(a->out);
@@ -564,6 +760,7 @@ int cmd_agent(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	e = agent_setup(&a);

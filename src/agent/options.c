@@ -25,6 +25,11 @@ enum {
 	OPT_CUDA_LIB,
 	OPT_NVML_LIB,
 	OPT_CUDA_SITE,
+	OPT_PRICES,
+	OPT_NO_DEFAULT_PRICES,
+	OPT_LABEL,
+	OPT_LABEL_RULES,
+	OPT_HOSTNAME,
 };
 
 static const struct option long_opts[] = {
@@ -41,6 +46,11 @@ static const struct option long_opts[] = {
 	{ "cuda-lib", required_argument, NULL, OPT_CUDA_LIB },
 	{ "nvml-lib", required_argument, NULL, OPT_NVML_LIB },
 	{ "cuda-probe-site", required_argument, NULL, OPT_CUDA_SITE },
+	{ "prices", required_argument, NULL, OPT_PRICES },
+	{ "no-default-prices", no_argument, NULL, OPT_NO_DEFAULT_PRICES },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "label-rules", required_argument, NULL, OPT_LABEL_RULES },
+	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -78,11 +88,20 @@ void agent_usage(FILE *f)
 		"      --nvml-lib PATH      NVML library to load (default libnvidia-ml.so.1; '' for none)\n"
 		"      --cuda-probe-site S  auto (default: the first instruction the kernel emulates\n"
 		"                           with the arguments intact) or entry (for comparison)\n"
+		"      --prices FILE        a price table over the default one (repeatable; a later\n"
+		"                           file wins; docs/prices.md). SIGHUP reloads them all\n"
+		"      --no-default-prices  do not load the shipped table (prices/default.json)\n"
+		"      --label K=V:REGEX    label processes whose cgroup path matches REGEX\n"
+		"                           (repeatable; K=workload renames the workload)\n"
+		"      --label-rules FILE   label rules, one K=V:REGEX per line\n"
+		"      --hostname NAME      host name for per-host accelerator prices (default: this\n"
+		"                           host's)\n"
 		"  -v, --verbose            say which files are probed; libbpf debug output\n"
 		"  -h, --help               show this help\n"
 		"  -V, --version            show the version\n"
 		"\n"
-		"Records (docs/schema.md): type \"request\", \"connection\", \"usage\" and \"agent\".\n"
+		"Records (docs/schema.md): type \"request\", \"connection\", \"usage\", \"cost\"\n"
+		"and \"agent\".\n"
 		"Example: sudo infertrace agent -o - --interval 5 | jq 'select(.type==\"usage\")'\n",
 		IT_CAPTURE_DEFAULT, IT_CAPTURE_MAX);
 }
@@ -238,6 +257,34 @@ int agent_opts_parse(int argc, char **argv, struct agent_opts *o, char *err, siz
 			break;
 		case OPT_NVML_LIB:
 			o->nvml_lib = optarg;
+			break;
+		case OPT_PRICES:
+			if (!*optarg || o->n_prices == 16) {
+				snprintf(err, errlen, "invalid --prices '%s': give a file (at most 16)",
+					 optarg);
+				return -1;
+			}
+			o->prices[o->n_prices++] = optarg;
+			break;
+		case OPT_NO_DEFAULT_PRICES:
+			o->no_default_prices = true;
+			break;
+		case OPT_LABEL:
+			if (o->n_labels == 64) {
+				snprintf(err, errlen, "too many --label (at most 64; use --label-rules)");
+				return -1;
+			}
+			o->labels[o->n_labels++] = optarg; /* checked when compiled */
+			break;
+		case OPT_LABEL_RULES:
+			o->label_rules = optarg;
+			break;
+		case OPT_HOSTNAME:
+			if (!*optarg) {
+				snprintf(err, errlen, "invalid --hostname '': give a name");
+				return -1;
+			}
+			o->hostname = optarg;
 			break;
 		case OPT_ALL_REQUESTS:
 			o->all_requests = true;

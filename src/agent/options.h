@@ -30,6 +30,13 @@ struct agent_opts {
 	size_t n_cuda_libs;
 	const char *nvml_lib;        /* --nvml-lib; NULL: the driver's */
 	bool cuda_site_entry;        /* --cuda-probe-site entry */
+	const char *prices[16];      /* --prices, layered over the default table */
+	size_t n_prices;
+	bool no_default_prices;      /* --no-default-prices */
+	const char *labels[64];      /* --label key=value:REGEX */
+	size_t n_labels;
+	const char *label_rules;     /* --label-rules FILE */
+	const char *hostname;        /* --hostname (per-host prices); NULL: this host's */
 	bool verbose;
 	bool help;
 	bool version;

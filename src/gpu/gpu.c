@@ -74,6 +74,7 @@ struct gpu {
 	bool nvml_ok;
 	uint32_t *active;
 	size_t n_active, cap_active;
+	bool dev_seen[MAX_DEVICES];
 	struct gpu_stats st;
 };
 
@@ -209,6 +210,8 @@ static struct gpu_proc *proc_get(struct gpu *g, uint32_t pid)
 		return NULL;
 	p->pid = pid;
 	p->device = proc_device(g, pid);
+	if (p->device >= 0 && p->device < MAX_DEVICES)
+		g->dev_seen[p->device] = true;
 	if (htab_put(g->procs, pid, p)) {
 		free(p);
 		return NULL;
@@ -525,6 +528,8 @@ size_t gpu_active_pids(struct gpu *g, uint32_t **pids)
 	while (htab_next(g->procs, &it, NULL, &v)) {
 		struct gpu_proc *p = v;
 
+		if (p->exited)
+			continue; /* its last record comes with its exit */
 		counters_refresh(g, p);
 		if (!p->active)
 			continue;
@@ -601,7 +606,7 @@ bool gpu_usage_fields(struct gpu *g, uint32_t pid, cJSON *r)
 {
 	struct gpu_proc *p = proc_for_usage(g, pid);
 	static const char *const dirs[GPU_COPY_NDIR] = { "htod", "dtoh", "dtod", "other" };
-	char key[48], name[32];
+	char key[48], name[96], uuid[96];
 	bool active;
 
 	if (!p)
@@ -613,15 +618,12 @@ bool gpu_usage_fields(struct gpu *g, uint32_t pid, cJSON *r)
 		const struct gpu_counters *c = &p->cur, *o = &p->prev;
 		bool nv = p->nvml;
 
-		if (g->nvml_ok && p->device >= 0 && (unsigned)p->device < g->nvml.ndev &&
-		    g->nvml.dev_name[p->device][0]) {
-			cJSON_AddStringToObject(r, "accelerator", g->nvml.dev_name[p->device]);
-			cJSON_AddStringToObject(r, "accelerator.uuid", g->nvml.dev_uuid[p->device]);
-		} else {
-			snprintf(name, sizeof(name), "cuda:%d", p->device);
-			cJSON_AddStringToObject(r, "accelerator", name);
+		gpu_device_identity(g, p->device, name, sizeof(name), uuid, sizeof(uuid));
+		cJSON_AddStringToObject(r, "accelerator", name);
+		if (uuid[0])
+			cJSON_AddStringToObject(r, "accelerator.uuid", uuid);
+		else
 			cJSON_AddNullToObject(r, "accelerator.uuid");
-		}
 		cJSON_AddNumberToObject(r, "gpu.device", p->device);
 		cJSON_AddNumberToObject(r, "gpu.busy_seconds", nv ? p->nvml_busy_s : p->busy_s);
 		cJSON_AddNumberToObject(r, "gpu.busy_seconds_ebpf", p->busy_s);
@@ -644,6 +646,52 @@ bool gpu_usage_fields(struct gpu *g, uint32_t pid, cJSON *r)
 	p->busy_s = p->nvml_busy_s = 0;
 	p->active = false;
 	return active;
+}
+
+void gpu_device_identity(const struct gpu *g, int dev, char *name, size_t nlen, char *uuid,
+			 size_t ulen)
+{
+	if (g->nvml_ok && dev >= 0 && (unsigned)dev < g->nvml.ndev && g->nvml.dev_name[dev][0]) {
+		snprintf(name, nlen, "%s", g->nvml.dev_name[dev]);
+		snprintf(uuid, ulen, "%s", g->nvml.dev_uuid[dev]);
+	} else {
+		snprintf(name, nlen, "cuda:%d", dev);
+		if (ulen)
+			uuid[0] = '\0';
+	}
+}
+
+size_t gpu_devices(const struct gpu *g, int *idx, size_t max)
+{
+	size_t n = 0;
+
+	for (int d = 0; d < MAX_DEVICES && n < max; d++)
+		if (g->dev_seen[d] || (g->nvml_ok && (unsigned)d < g->nvml.ndev))
+			idx[n++] = d;
+	return n;
+}
+
+size_t gpu_interval_procs(struct gpu *g, struct gpu_proc_usage *out, size_t max)
+{
+	size_t it = 0, n = 0;
+	void *v;
+
+	while (n < max && htab_next(g->procs, &it, NULL, &v)) {
+		struct gpu_proc *p = v;
+
+		if (!p->active && !p->cur.mem_bytes)
+			continue;
+		out[n++] = (struct gpu_proc_usage){
+			.pid = p->pid,
+			.device = p->device,
+			.busy_s = p->nvml ? p->nvml_busy_s : p->busy_s,
+			.mem_bytes = p->cur.mem_bytes,
+			.exited = p->exited,
+			.spans = p->spans,
+			.nspans = p->n,
+		};
+	}
+	return n;
 }
 
 void gpu_forget(struct gpu *g, uint32_t pid)

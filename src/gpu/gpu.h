@@ -17,6 +17,11 @@
 
 struct gpu;
 
+/* A busy span [start, end), CLOCK_MONOTONIC ns. */
+struct gpu_span {
+	uint64_t start, end;
+};
+
 /* Reads the probes' per-process counters: returns 0 and fills *c, or -1. */
 typedef int (*gpu_counters_fn)(void *ctx, uint32_t pid, struct gpu_counters *c);
 
@@ -68,6 +73,29 @@ void gpu_proc_exit(struct gpu *g, uint32_t pid, uint64_t exit_ns);
 /* Drop what is kept about pid (after its last usage record). */
 void gpu_forget(struct gpu *g, uint32_t pid);
 
+/* A process's part of the interval just computed (gpu_interval), for the
+ * cost ledger: read after gpu_active_pids, before gpu_usage_fields. */
+struct gpu_proc_usage {
+	uint32_t pid;
+	int device;
+	double busy_s;           /* as reported: NVML's where it has samples */
+	uint64_t mem_bytes;      /* device memory held at the interval's end */
+	bool exited;
+	/* its busy spans (merged, sorted; may reach before the interval), valid
+	 * until gpu_usage_fields: when in the interval the time was spent */
+	const struct gpu_span *spans;
+	size_t nspans;
+};
+/* Processes with GPU activity or memory held; returns the count. */
+size_t gpu_interval_procs(struct gpu *g, struct gpu_proc_usage *out, size_t max);
+
+/* Devices known: all of NVML's, else every one a process was seen on.
+ * Fills idx with device indices; returns the count. */
+size_t gpu_devices(const struct gpu *g, int *idx, size_t max);
+/* NVML's name ("NVIDIA H100 80GB HBM3") and UUID, or "cuda:N" and "". */
+void gpu_device_identity(const struct gpu *g, int dev, char *name, size_t nlen, char *uuid,
+			 size_t ulen);
+
 struct gpu_stats {
 	uint64_t spans;
 	uint64_t nvml_ok;         /* 1 when NVML answered */
@@ -77,9 +105,6 @@ void gpu_get_stats(const struct gpu *g, struct gpu_stats *st);
 
 /* Exposed for tests: the union length of n spans [start, end) clipped to
  * [lo, hi); spans are sorted in place. */
-struct gpu_span {
-	uint64_t start, end;
-};
 uint64_t gpu_union_ns(struct gpu_span *s, size_t n, uint64_t lo, uint64_t hi);
 
 #endif

@@ -147,17 +147,22 @@ def parse_time_ns(value, what="time"):
     return secs * 10**9 + int(frac)
 
 
-def cgroup_id_of(pid):
-    """cgroup v2 id of a process (what bpf_get_current_cgroup_id() returns):
-    the inode number of its cgroup directory in the cgroup2 file system.
-    None when no cgroup2 file system is mounted (nothing to compare with)."""
-    mount = None
+def cgroup2_mount():
+    """Where the cgroup2 file system is mounted (/sys/fs/cgroup, or
+    /sys/fs/cgroup/unified on a hybrid host), None without one."""
     with open("/proc/self/mountinfo") as f:
         for line in f:
             left, _, right = line.partition(" - ")
             if right.split(" ")[0] == "cgroup2":
-                mount = left.split(" ")[4]
-                break
+                return left.split(" ")[4]
+    return None
+
+
+def cgroup_id_of(pid):
+    """cgroup v2 id of a process (what bpf_get_current_cgroup_id() returns):
+    the inode number of its cgroup directory in the cgroup2 file system.
+    None when no cgroup2 file system is mounted (nothing to compare with)."""
+    mount = cgroup2_mount()
     if mount is None:
         return None
     with open("/proc/%d/cgroup" % pid) as f:

@@ -396,6 +396,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "port", 1, 0, 'p' }, { "port-file", 1, 0, 'f' }, { "log", 1, 0, 'l' },
 		{ "gpu-ns", 1, 0, 'g' }, { "max-requests", 1, 0, 'm' }, { "quiet", 0, 0, 'q' },
+		{ "weights-bytes", 1, 0, 'w' },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	struct sockaddr_in addr = { .sin_family = AF_INET };
@@ -403,6 +404,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	CUdevice dev;
 	CUmodule mod;
+	CUdeviceptr weights_ptr;
+	unsigned long long weights = 0; /* device memory held while serving, like a model's */
 	int c, lfd, one = 1;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -413,10 +416,11 @@ int main(int argc, char **argv)
 		case 'g': o.gpu_ns = strtoull(optarg, NULL, 0); break;
 		case 'm': o.max_requests = atol(optarg); break;
 		case 'q': o.quiet = true; break;
+		case 'w': weights = strtoull(optarg, NULL, 0); break;
 		default:
 			fprintf(c == 'h' ? stdout : stderr,
 				"usage: infer_server [--port=N] [--port-file=PATH] [--log=PATH] "
-				"[--gpu-ns=NS] [--max-requests=N] [--quiet]\n");
+				"[--gpu-ns=NS] [--max-requests=N] [--weights-bytes=N] [--quiet]\n");
 			return c == 'h' ? 0 : 1;
 		}
 	}
@@ -438,6 +442,8 @@ int main(int argc, char **argv)
 	die_cu(cuCtxSetCurrent(g_ctx), "cuCtxSetCurrent");
 	die_cu(cuModuleLoadData(&mod, "fake model kernels"), "cuModuleLoadData");
 	die_cu(cuModuleGetFunction(&g_fn, mod, "decode_step"), "cuModuleGetFunction");
+	if (weights)
+		die_cu(cuMemAlloc_v2(&weights_ptr, weights), "cuMemAlloc_v2");
 
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

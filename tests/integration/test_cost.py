@@ -1,0 +1,250 @@
+"""Cost attribution end to end: real clients in two real cgroups.
+
+Workload "team-a" (a cgroup the test creates) runs curl against the mock LLM
+API over TLS, as api.openai.com and api.anthropic.com, with token counts the
+test chooses; it also calls a self-hosted model. Workload "inference" (a
+second cgroup) runs the fake-driver inference server, which holds device
+memory like a model's weights and launches GPU work per request. The agent
+runs with a price table written here, and the test computes every cost on
+its own, from the known tokens, the fake device's ground truth of busy time
+and the prices, and compares it with the agent's request, usage and cost
+records.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from helpers import (IntegrationCase, cgroup2_mount, check_eq, check_true, free_port, read_line,
+                     require_tool, run_client, summarize, wait_for)
+from llmhelpers import MockLLM, chat, messages
+import test_gpu
+
+PRICE_PER_HOUR = 3.60          # the fake device "cuda:0", USD
+GPT_MINI = dict(input=0.15, cached=0.075, output=0.60)             # USD per MTok
+SONNET = dict(input=3.0, cached=0.30, write5m=3.75, output=15.0)  # USD per MTok
+
+PRICES = {
+    "version": "2026-11-27",
+    "currency": "USD",
+    "models": [
+        {"id": "test/gpt-4o-mini", "provider": "openai", "match": {"prefix": "gpt-4o-mini"},
+         "input_per_mtok": GPT_MINI["input"], "cache_read_per_mtok": GPT_MINI["cached"],
+         "output_per_mtok": GPT_MINI["output"], "source": "test table"},
+        {"id": "test/gpt-4o", "provider": "openai", "match": {"prefix": "gpt-4o"},
+         "input_per_mtok": 2.5, "output_per_mtok": 10, "source": "test table"},
+        {"id": "test/claude-sonnet-4-5", "provider": "anthropic",
+         "match": {"regex": "claude-sonnet-4-5(-[0-9]{8})?"},
+         "input_per_mtok": SONNET["input"], "cache_read_per_mtok": SONNET["cached"],
+         "cache_write_5m_per_mtok": SONNET["write5m"], "cache_write_1h_per_mtok": 6.0,
+         "output_per_mtok": SONNET["output"], "source": "test table"},
+    ],
+    "accelerators": [
+        {"id": "test/fake-device", "match": {"exact": "cuda:0"}, "usd_per_hour": PRICE_PER_HOUR,
+         "source": "test table"},
+        {"id": "default", "usd_per_hour": 99.0, "source": "test table"},
+    ],
+}
+
+
+class Cgroup:
+    """A cgroup v2 directory under the root of the cgroup2 mount (the ids
+    the probes see); processes are started in it through a shell that moves
+    itself there and then execs the command (so the pid is the command's)."""
+
+    def __init__(self, name):
+        mount = cgroup2_mount()
+        if mount is None:
+            raise AssertionError("no cgroup2 file system is mounted: the cost test needs it "
+                                 "to run workloads in their own cgroups")
+        self.name = name
+        self.path = os.path.join(mount, name)
+        os.makedirs(self.path, exist_ok=True)
+
+    def wrap(self, cmd):
+        return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', self.path] + cmd
+
+    def remove(self):
+        for _ in range(50):
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)  # its last processes are still exiting
+
+
+def close(seen, want, rel=1e-6, what=""):
+    check_true(abs(seen - want) <= rel * abs(want) + 1e-12,
+               "%s: %.9g (within %g relative)" % (what, want, rel), "%.9g" % seen)
+
+
+class CostEndToEnd(IntegrationCase):
+
+    def make_cgroup(self, suffix):
+        cg = Cgroup("infertrace-test-%d-%s" % (os.getpid(), suffix))
+        self.addCleanup(cg.remove)
+        return cg
+
+    def curl_cmd(self, mock, reqs, host):
+        cmd = [require_tool("curl")]
+        for n, r in enumerate(reqs):
+            bodyfile = os.path.join(self.tmp, "body-%s.json" % r.id)
+            with open(bodyfile, "w") as f:
+                f.write(r.body)
+            if n:
+                cmd.append("--next")
+            cmd += ["-sS", "-k", "--max-time", "20", "-o", "/dev/null", "-X", "POST",
+                    "--data-binary", "@" + bodyfile, "--http1.1"]
+            for k, v in r.headers.items():
+                cmd += ["-H", "%s: %s" % (k, v)]
+            cmd += ["--connect-to", "%s:443:127.0.0.1:%d" % (host, mock.port),
+                    "https://%s%s" % (host, r.path)]
+        return cmd
+
+    def test_per_request_process_and_workload_cost(self):
+        test_gpu.build_fake()
+        team, infer = self.make_cgroup("a"), self.make_cgroup("b")
+        prices = os.path.join(self.tmp, "prices.json")
+        with open(prices, "w") as f:
+            json.dump(PRICES, f, indent=1)
+        port = free_port()
+        agent = self.start_agent(
+            "--nvml-lib", "", "--no-default-prices", "--prices", prices, "--http-port", str(port),
+            "--label", "workload=team-a:^/%s$" % team.name,
+            "--label", "workload=inference:^/%s$" % infer.name,
+            "--label", "team=ml:^/infertrace-test-", interval=1)
+        mock = MockLLM(self.procs, self.tmp, mode="tls", cert=self.cert, key=self.key)
+
+        # -- the inference server, in its own workload, holding 1 GiB
+        truth = os.path.join(self.tmp, "truth-server.jsonl")
+        env = dict(os.environ, LD_LIBRARY_PATH=test_gpu.FAKE, FAKECUDA_TRUTH=truth)
+        srv = self.procs.spawn(infer.wrap([os.path.join(test_gpu.FAKE, "infer_server"),
+                                           "--port=%d" % port, "--weights-bytes=1073741824"]),
+                               env=env, stdout=subprocess.PIPE, text=True)
+        json.loads(read_line(srv.stdout, 10, "infer_server's first line"))
+        time.sleep(0.8)  # the agent attaches to the libcuda.so.1 it mapped
+
+        # -- team-a calls the hosted APIs: 3 OpenAI requests (one streamed),
+        # 1 Anthropic request with cache reads and writes
+        oai = [chat("gpt-4o-mini", input=1000, output=200, cached=400),
+               chat("gpt-4o-mini", input=3000, output=50, cached=0),
+               chat("gpt-4o-mini", stream=True, usage=True, input=500, output=120, cached=256)]
+        anth = [messages("claude-sonnet-4-5-20250929", input=50, cached=2000, cache_write=1000,
+                         output=300)]
+        pa, _, _ = run_client(self.procs, team.wrap(self.curl_cmd(mock, oai, "api.openai.com")),
+                              what="curl (OpenAI)")
+        pb, _, _ = run_client(self.procs, team.wrap(self.curl_cmd(mock, anth,
+                                                                  "api.anthropic.com")),
+                              what="curl (Anthropic)")
+        want_api = sum((i - c) * GPT_MINI["input"] + c * GPT_MINI["cached"] + o * GPT_MINI["output"]
+                       for i, o, c in ((1000, 200, 400), (3000, 50, 0), (500, 120, 256))) / 1e6
+        want_api += (50 * SONNET["input"] + 2000 * SONNET["cached"] + 1000 * SONNET["write5m"]
+                     + 300 * SONNET["output"]) / 1e6
+
+        # -- and the self-hosted model: 6 requests, 50 ms of GPU time each
+        client_pids = []
+        for i in range(6):
+            pid, _, _ = run_client(self.procs, team.wrap([
+                require_tool("curl"), "-sS", "--max-time", "20", "-o", "/dev/null",
+                "-H", "content-type: application/json", "-H", "x-gpu-ns: 50000000",
+                "-H", "x-prompt-tokens: %d" % (100 * (i + 1)), "-H", "x-completion-tokens: 20",
+                "-d", '{"model":"llama-3-8b","messages":[{"role":"user","content":"hi"}]}',
+                "http://127.0.0.1:%d/v1/chat/completions" % port]), what="curl %d" % i)
+            client_pids.append(pid)
+        wait_for(lambda: len(agent.records("request", {"pid": srv.pid})) >= 6 or None, 15,
+                 "the server's 6 request records", describe=lambda: summarize(
+                     agent.records("request")))
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=20)
+        time.sleep(2.5)  # the server's exit interval, and one more
+        check_eq(agent.stop(), 0, "agent exit status")
+        recs = agent.records()
+
+        # -- API requests: each priced from its tokens
+        api = [r for r in recs if r["type"] == "request" and r["pid"] in (pa, pb)]
+        check_eq(len(api), 4, "request records of the API calls")
+        for r in api:
+            check_eq(r["price_source"], "table", "price_source of %s" % r["gen_ai.request.model"])
+            check_eq(r["workload"], "team-a", "workload of the API client")
+            check_eq(r["labels"].get("team"), "ml", "label from a rule")
+            check_eq(r["BillingCurrency"], "USD", "currency")
+        close(sum(r["ListCost"] for r in api), want_api, what="cost of the 4 API requests")
+        keys = sorted(r["x_price_ref"]["key"] for r in api)
+        check_eq(keys, ["test/claude-sonnet-4-5"] + ["test/gpt-4o-mini"] * 3, "price entries used")
+        # the self-hosted model has no price: never a silent $0
+        local = [r for r in recs if r["type"] == "request" and r["pid"] in client_pids]
+        check_eq(len(local), 6, "client records of the self-hosted requests")
+        check_true(all(r["price_source"] == "missing" and r["ListCost"] is None for r in local),
+                   "self-hosted model: price_source missing, ListCost null",
+                   summarize(local, 2))
+        check_true(any(r["type"] == "agent" and r.get("requests_unpriced", 0) >= 6 for r in recs),
+                   "the agent record counts the unpriced requests", "")
+
+        # -- usage records: the API cost per process
+        usage_api = sum(r.get("x_api_cost", 0) for r in recs
+                        if r["type"] == "usage" and r["pid"] in (pa, pb))
+        close(usage_api, want_api, what="x_api_cost of the clients' usage records")
+
+        # -- cost records: per workload and SKU
+        cost = [r for r in recs if r["type"] == "cost"]
+        team_cost = sum(r["ListCost"] for r in cost if r["x_workload"] == "team-a")
+        close(team_cost, want_api, what="team-a's cost records")
+        for r in cost:
+            check_eq(r["EffectiveCost"], r["ListCost"], "EffectiveCost (no discounts in the table)")
+            close(r["ListCost"], r["PricingQuantity"] * r["ListUnitPrice"], 1e-6,
+                  "ListCost = PricingQuantity x ListUnitPrice (%s)" % r["SkuMeter"])
+
+        # -- conservation: every interval, the device's price is all accounted for
+        by_period = {}
+        for r in cost:
+            if r["ResourceId"] == "cuda:0":
+                by_period.setdefault((r["ChargePeriodStart"], r["ChargePeriodEnd"]), []).append(r)
+        check_true(len(by_period) >= 2, "device cost rows in several intervals", len(by_period))
+        for (start, end), rows in by_period.items():
+            span = iso_seconds(end) - iso_seconds(start)
+            close(sum(r["ListCost"] for r in rows), PRICE_PER_HOUR / 3600 * span, 1e-6,
+                  "device cost of interval %s" % start)
+
+        # -- the server's GPU time, priced, against the fake device's own record
+        truth_busy = test_gpu.union_ns(test_gpu.Truth(truth).intervals(srv.pid)) / 1e9
+        busy_cost = sum(r["ListCost"] for r in cost
+                        if r["x_workload"] == "inference" and r["SkuMeter"] == "GPU hours")
+        check_true(abs(busy_cost / (PRICE_PER_HOUR / 3600) - truth_busy) <= 0.05 * truth_busy,
+                   "inference's GPU-hours cost = price x the device's busy time %.4f s (5%%)"
+                   % truth_busy, "%.4f s" % (busy_cost / (PRICE_PER_HOUR / 3600)))
+        # it held memory all along: the device's idle time is its cost too
+        srv_usage = [r for r in recs if r["type"] == "usage" and r["pid"] == srv.pid]
+        srv_total = sum(r["x_gpu_cost"] + r["x_gpu_idle_cost"] for r in srv_usage)
+        inference_cost = sum(r["ListCost"] for r in cost if r["x_workload"] == "inference")
+        close(inference_cost, srv_total, 1e-6, "inference's cost records = its usage records")
+        idle_bucket = sum(r["ListCost"] for r in cost if r["x_workload"] == "idle")
+        close(inference_cost + idle_bucket,
+              sum(PRICE_PER_HOUR / 3600 * (iso_seconds(e) - iso_seconds(s)) for s, e in by_period),
+              1e-6, "inference + idle bucket = the device's price over the run")
+
+        # -- served requests: the server's accelerator cost, shared out
+        served = [r for r in recs if r["type"] == "request" and r["pid"] == srv.pid]
+        check_eq(len(served), 6, "served request records")
+        for r in served:
+            check_eq(r["role"], "server", "role of the served request")
+            check_eq(r["price_source"], "accelerator", "served requests are priced by the GPU")
+            check_eq(r["workload"], "inference", "workload of the server")
+            check_true(0.05 * 0.9 <= r["x_gpu_seconds"] <= 0.05 * 1.3,
+                       "x_gpu_seconds about the request's 50 ms", r["x_gpu_seconds"])
+            check_true(r["x_accelerator_cost"] >= r["x_gpu_seconds"] * PRICE_PER_HOUR / 3600 * (1 - 1e-9),
+                       "x_accelerator_cost covers at least its busy time", r["x_accelerator_cost"])
+        close(sum(r["x_gpu_seconds"] for r in served),
+              sum(r["gpu.busy_seconds"] for r in srv_usage if "gpu.busy_seconds" in r), 1e-6,
+              "the served requests' GPU seconds = the server's busy seconds")
+        check_true(sum(r["x_accelerator_cost"] for r in served) <= srv_total * (1 + 1e-9),
+                   "the requests never get more than the server's cost", srv_total)
+
+
+def iso_seconds(s):
+    """RFC 3339 with nanoseconds -> seconds since the epoch (float)."""
+    import calendar
+    date, frac = s.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(date, "%Y-%m-%dT%H:%M:%S")) + float("0." + frac)
