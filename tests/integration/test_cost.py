@@ -118,7 +118,8 @@ class CostEndToEnd(IntegrationCase):
             "--label", "team=ml:^/infertrace-test-", interval=1)
         mock = MockLLM(self.procs, self.tmp, mode="tls", cert=self.cert, key=self.key)
 
-        # -- the inference server, in its own workload, holding 1 GiB
+        # -- the inference server, in its own workload, holding 1 GiB from its
+        # first request on
         truth = os.path.join(self.tmp, "truth-server.jsonl")
         env = dict(os.environ, LD_LIBRARY_PATH=test_gpu.FAKE, FAKECUDA_TRUTH=truth)
         srv = self.procs.spawn(infer.wrap([os.path.join(test_gpu.FAKE, "infer_server"),
@@ -162,6 +163,9 @@ class CostEndToEnd(IntegrationCase):
         time.sleep(2.5)  # the server's exit interval, and one more
         check_eq(agent.stop(), 0, "agent exit status")
         recs = agent.records()
+        if os.environ.get("KEEP_RECORDS"):  # for the README's examples
+            with open(os.environ["KEEP_RECORDS"], "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in recs)
 
         # -- API requests: each priced from its tokens
         api = [r for r in recs if r["type"] == "request" and r["pid"] in (pa, pb)]
@@ -215,9 +219,14 @@ class CostEndToEnd(IntegrationCase):
         check_true(abs(busy_cost / (PRICE_PER_HOUR / 3600) - truth_busy) <= 0.05 * truth_busy,
                    "inference's GPU-hours cost = price x the device's busy time %.4f s (5%%)"
                    % truth_busy, "%.4f s" % (busy_cost / (PRICE_PER_HOUR / 3600)))
-        # it held memory all along: the device's idle time is its cost too
+        # from its first request on it held its weights: the device's idle
+        # time is its cost too
         srv_usage = [r for r in recs if r["type"] == "usage" and r["pid"] == srv.pid]
         srv_total = sum(r["x_gpu_cost"] + r["x_gpu_idle_cost"] for r in srv_usage)
+        check_eq(max(r["gpu.mem_peak_bytes"] for r in srv_usage if "gpu.mem_peak_bytes" in r),
+                 1 << 30, "the server's weights seen by the probes")
+        check_true(sum(r["x_gpu_idle_cost"] for r in srv_usage) > 0,
+                   "idle time of the device it holds memory on is the server's cost", srv_total)
         inference_cost = sum(r["ListCost"] for r in cost if r["x_workload"] == "inference")
         close(inference_cost, srv_total, 1e-6, "inference's cost records = its usage records")
         idle_bucket = sum(r["ListCost"] for r in cost if r["x_workload"] == "idle")
@@ -248,3 +257,88 @@ def iso_seconds(s):
     import calendar
     date, frac = s.rstrip("Z").split(".")
     return calendar.timegm(time.strptime(date, "%Y-%m-%dT%H:%M:%S")) + float("0." + frac)
+
+
+class PriceTables(IntegrationCase):
+    """The shipped table prices real model names; a bad table is an error at
+    start and is refused (the old one kept) on SIGHUP."""
+
+    def openai_call(self, mock, model, **tokens):
+        req = chat(model, **tokens)
+        pid, _, _ = run_client(self.procs, CostEndToEnd.curl_cmd(self, mock, [req],
+                                                                 "api.openai.com"), what="curl")
+        return pid
+
+    def wait_request(self, agent, pid):
+        return wait_for(lambda: agent.records("request", {"pid": pid}) or None, 10,
+                        "the request record of curl %d" % pid,
+                        describe=lambda: summarize(agent.records("request")))[0]
+
+    def test_default_table_prices_a_dated_model(self):
+        """With the default table, gpt-4o-mini answered as its dated snapshot
+        is priced at the table's figures (read here from the JSON file)."""
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "prices",
+                               "default.json")) as f:
+            table = json.load(f)
+        agent = self.start_agent("--nvml-lib", "")
+        mock = MockLLM(self.procs, self.tmp, mode="tls", cert=self.cert, key=self.key)
+        pid = self.openai_call(mock, "gpt-4o-mini", input=2000, output=300, cached=1024,
+                               response_model="gpt-4o-mini-2024-07-18")
+        r = self.wait_request(agent, pid)
+        check_eq(r["gen_ai.response.model"], "gpt-4o-mini-2024-07-18", "response model")
+        check_eq(r["price_source"], "table", "price_source")
+        entry = [m for m in table["models"] if m["id"] == r["x_price_ref"]["key"]]
+        check_eq(len(entry), 1, "the entry named by x_price_ref in prices/default.json")
+        e = entry[0]
+        check_true("gpt-4o-mini" in e["id"], "a gpt-4o-mini entry", e["id"])
+        cached = e.get("cache_read_per_mtok", e["input_per_mtok"])
+        want = ((2000 - 1024) * e["input_per_mtok"] + 1024 * cached
+                + 300 * e["output_per_mtok"]) / 1e6
+        close(r["ListCost"], want, 1e-9, "ListCost from the default table's rates")
+        check_eq(r["x_price_ref"]["version"], table["version"], "table version")
+
+    def test_bad_table_at_start_is_an_error(self):
+        bad = os.path.join(self.tmp, "bad.json")
+        with open(bad, "w") as f:
+            f.write('{"version": "2026-11-27", "currency": "USD",\n "models": [\n'
+                    '  {"id": "x", "provider": "openai", "match": {"exact": "m"},\n'
+                    '   "input_per_mtoks": 1, "output_per_mtok": 2, "source": "t"}]}\n')
+        from helpers import AGENT
+        p = subprocess.run([AGENT, "agent", "--prices", bad, "-o", os.devnull],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        check_true(p.returncode != 0, "the agent refuses a bad price table", p.returncode)
+        check_true("%s:4:" % bad in p.stderr and "input_per_mtoks" in p.stderr,
+                   "the error names the file, line 4 and the misspelt key", p.stderr)
+
+    def test_sighup_reloads_and_keeps_the_old_table_when_bad(self):
+        table = os.path.join(self.tmp, "p.json")
+
+        def write(price, broken=False):
+            doc = json.loads(json.dumps(PRICES))
+            doc["models"][0]["input_per_mtok"] = price
+            text = json.dumps(doc, indent=1)
+            with open(table, "w") as f:
+                f.write(text[:-20] if broken else text)
+
+        write(1.0)
+        agent = self.start_agent("--nvml-lib", "", "--no-default-prices", "--prices", table)
+        mock = MockLLM(self.procs, self.tmp, mode="tls", cert=self.cert, key=self.key)
+        r = self.wait_request(agent, self.openai_call(mock, "gpt-4o-mini", input=1000000,
+                                                      output=0, cached=0))
+        close(r["ListCost"], 1.0, what="priced at $1/MTok")
+        write(2.0, broken=True)
+        agent.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any(a.get("prices_reload_errors") == 1 for a in agent.records("agent"))
+                 or None, 5, "the agent record counting the refused reload")
+        check_true("keeping" in agent.stderr_text(), "the agent says it keeps the old table",
+                   agent.stderr_text())
+        r = self.wait_request(agent, self.openai_call(mock, "gpt-4o-mini", input=1000000,
+                                                      output=0, cached=0))
+        close(r["ListCost"], 1.0, what="still $1/MTok after the bad reload")
+        write(2.0)
+        agent.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any(a.get("prices_reloads") == 1 for a in agent.records("agent"))
+                 or None, 5, "the agent record counting the reload")
+        r = self.wait_request(agent, self.openai_call(mock, "gpt-4o-mini", input=1000000,
+                                                      output=0, cached=0))
+        close(r["ListCost"], 2.0, what="$2/MTok after the good reload")

@@ -64,6 +64,19 @@ static _Atomic long g_requests, g_conns;
 static _Atomic uint64_t g_gpu_ns, g_launches;
 static FILE *g_log;
 static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
+/* --weights-bytes: device memory taken at the first request and held, as a
+ * server that loads its model lazily does (and late enough for an agent
+ * that attaches after the library is mapped to see the allocation) */
+static unsigned long long g_weights;
+static pthread_once_t g_weights_once = PTHREAD_ONCE_INIT;
+
+static void weights_load(void)
+{
+	CUdeviceptr p;
+
+	if (g_weights && cuMemAlloc_v2(&p, g_weights) != CUDA_SUCCESS)
+		fprintf(stderr, "infer_server: cuMemAlloc_v2 of the weights failed\n");
+}
 
 static uint64_t now_ns(void)
 {
@@ -211,6 +224,7 @@ static bool chat(int fd, CUstream s, long conn, long reqno, const char *head, co
 	bool good = true;
 	size_t cl = 0;
 
+	pthread_once(&g_weights_once, weights_load);
 	json_string(body, "model", model, sizeof(model));
 	if (nl == 0)
 		nl = 1;
@@ -404,8 +418,6 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	CUdevice dev;
 	CUmodule mod;
-	CUdeviceptr weights_ptr;
-	unsigned long long weights = 0; /* device memory held while serving, like a model's */
 	int c, lfd, one = 1;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -416,7 +428,7 @@ int main(int argc, char **argv)
 		case 'g': o.gpu_ns = strtoull(optarg, NULL, 0); break;
 		case 'm': o.max_requests = atol(optarg); break;
 		case 'q': o.quiet = true; break;
-		case 'w': weights = strtoull(optarg, NULL, 0); break;
+		case 'w': g_weights = strtoull(optarg, NULL, 0); break;
 		default:
 			fprintf(c == 'h' ? stdout : stderr,
 				"usage: infer_server [--port=N] [--port-file=PATH] [--log=PATH] "
@@ -442,8 +454,6 @@ int main(int argc, char **argv)
 	die_cu(cuCtxSetCurrent(g_ctx), "cuCtxSetCurrent");
 	die_cu(cuModuleLoadData(&mod, "fake model kernels"), "cuModuleLoadData");
 	die_cu(cuModuleGetFunction(&g_fn, mod, "decode_step"), "cuModuleGetFunction");
-	if (weights)
-		die_cu(cuMemAlloc_v2(&weights_ptr, weights), "cuMemAlloc_v2");
 
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
