@@ -10,7 +10,15 @@ struct jsonl {
 	FILE *f;
 	int owned;
 	uint64_t records;
+	void (*observe)(void *ctx, const cJSON *rec);
+	void *observe_ctx;
 };
+
+void jsonl_set_observer(struct jsonl *w, void (*fn)(void *ctx, const cJSON *rec), void *ctx)
+{
+	w->observe = fn;
+	w->observe_ctx = ctx;
+}
 
 struct jsonl *jsonl_from_stream(FILE *f)
 {
@@ -43,8 +51,12 @@ struct jsonl *jsonl_open(const char *path)
 
 int jsonl_write(struct jsonl *w, cJSON *rec)
 {
-	char *s = cJSON_PrintUnformatted(rec);
+	char *s;
 	int err = 0;
+
+	if (w->observe && rec)
+		w->observe(w->observe_ctx, rec);
+	s = cJSON_PrintUnformatted(rec);
 
 	cJSON_Delete(rec);
 	if (!s)

@@ -18,6 +18,8 @@ struct jsonl *jsonl_from_stream(FILE *f);
 /* Writes rec as one line and frees it. Returns 0 or -errno of the write. */
 int jsonl_write(struct jsonl *w, cJSON *rec);
 int jsonl_flush(struct jsonl *w);
+/* Also show every record to fn before it is written (the live totals). */
+void jsonl_set_observer(struct jsonl *w, void (*fn)(void *ctx, const cJSON *rec), void *ctx);
 uint64_t jsonl_records(const struct jsonl *w);
 void jsonl_close(struct jsonl *w);
 

@@ -342,3 +342,48 @@ class PriceTables(IntegrationCase):
         r = self.wait_request(agent, self.openai_call(mock, "gpt-4o-mini", input=1000000,
                                                       output=0, cached=0))
         close(r["ListCost"], 2.0, what="$2/MTok after the good reload")
+
+
+class PricesCommand(IntegrationCase):
+    """`infertrace prices check|show` as an operator runs them."""
+
+    def run_prices(self, *args):
+        from helpers import AGENT
+        return subprocess.run([AGENT, "prices"] + list(args), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=30)
+
+    def test_check_lists_every_problem_with_its_line(self):
+        bad = os.path.join(self.tmp, "bad.json")
+        with open(bad, "w") as f:
+            f.write('{"version": "27-11-2026", "currency": "USD",\n'
+                    ' "models": [\n'
+                    '  {"id": "a", "provider": "openai", "match": {"exact": "m"},\n'
+                    '   "input_per_mtok": -1, "output_per_mtok": 2, "source": "s"},\n'
+                    '  {"id": "b", "provider": "openai", "match": {"regex": "(["},\n'
+                    '   "input_per_mtok": 1, "output_per_mtok": 2}\n'
+                    ' ]}\n')
+        p = self.run_prices("check", bad)
+        check_eq(p.returncode, 1, "exit status of 'prices check' on a bad table")
+        out = p.stdout + p.stderr
+        for line, word in ((1, "version"), (4, "input_per_mtok"), (5, "regex"), (5, "source")):
+            check_true(any(l.startswith("%s:%d:" % (bad, line)) and word in l
+                           for l in out.splitlines()),
+                       "a problem at line %d about %s" % (line, word), out)
+        good = os.path.join(self.tmp, "good.json")
+        with open(good, "w") as f:
+            json.dump(PRICES, f)
+        p = self.run_prices("check", good)
+        check_eq(p.returncode, 0, "exit status of 'prices check' on a good table (%s)" % p.stdout)
+
+    def test_show_resolves_like_the_agent(self):
+        good = os.path.join(self.tmp, "good.json")
+        with open(good, "w") as f:
+            json.dump(PRICES, f)
+        p = self.run_prices("show", "gpt-4o-mini-2024-07-18", "--provider", "openai",
+                            "--prices", good, "--no-default", "-j")
+        check_eq(p.returncode, 0, "exit status of 'prices show' (%s)" % p.stderr)
+        shown = json.loads(p.stdout)
+        text = json.dumps(shown)
+        check_true("test/gpt-4o-mini" in text, "the gpt-4o-mini entry, not gpt-4o", text)
+        p = self.run_prices("show", "no-such-model", "--prices", good, "--no-default")
+        check_eq(p.returncode, 1, "exit status for a model without a price")
