@@ -25,7 +25,8 @@ endif
 CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -DINFERTRACE_VERSION='"$(VERSION)"' \
               -Iinclude -Isrc -I$(BUILD)/skel -MMD -MP
-LDLIBS     := -lbpf -lelf -lz -lcjson -lnghttp2 -lbrotlidec -lzstd -lhttp_parser -lcapstone -ldl -lpthread
+LDLIBS     := -lbpf -lelf -lz -lcjson -lnghttp2 -lbrotlidec -lzstd -lhttp_parser -lcapstone \
+              -lmicrohttpd -lncursesw -ldl -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
               -I$(BUILD) -Iinclude -Ibpf
 

@@ -5,6 +5,8 @@
 
 #include "agent/agent.h"
 #include "cost/prices.h"
+#include "top/top.h"
+#include "report/report.h"
 
 struct command {
 	const char *name;
@@ -18,6 +20,8 @@ static int cmd_version(int argc, char **argv);
 static const struct command commands[] = {
 	{ "agent", cmd_agent, "trace TLS and plain-HTTP traffic per process (root)" },
 	{ "prices", cmd_prices, "check and show price tables" },
+	{ "top", cmd_top, "live view of processes, workloads, models and GPUs (reads the agent's socket)" },
+	{ "report", cmd_report, "totals from JSON lines: by workload, process, model, day..." },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "show this help" },
 };

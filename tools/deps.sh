@@ -6,8 +6,8 @@
 #   tools/deps.sh --list   print the package list and exit
 set -eu
 
-BUILD_PKGS="make gcc binutils clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev libcjson-dev libnghttp2-dev libbrotli-dev libzstd-dev libhttp-parser-dev libcapstone-dev"
-TEST_PKGS="libclang-rt-14-dev libcmocka-dev libssl-dev curl openssl gnutls-bin nodejs python3 iproute2"
+BUILD_PKGS="make gcc binutils clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev libcjson-dev libnghttp2-dev libbrotli-dev libzstd-dev libhttp-parser-dev libcapstone-dev libmicrohttpd-dev libncurses-dev"
+TEST_PKGS="libclang-rt-14-dev libcmocka-dev libssl-dev curl openssl gnutls-bin nodejs python3 iproute2 tmux prometheus"
 PKGS="$BUILD_PKGS $TEST_PKGS"
 
 if [ "${1:-}" = "--list" ]; then

@@ -27,6 +27,9 @@
 #include "cost/ledger.h"
 #include "cost/prices.h"
 #include "cost/workload.h"
+#include "out/live.h"
+#include "out/metrics.h"
+#include "out/query.h"
 
 /* After exec the loader maps the program's libraries within milliseconds;
  * a dlopen()ed library is mapped right after the mmap() we see. */
@@ -53,6 +56,9 @@ struct agent {
 	struct gpu *gpu;
 	struct workloads *workloads;
 	struct ledger *ledger;
+	struct live *live;         /* totals for `top` and /metrics */
+	struct metrics *metrics;
+	struct query *query;
 	char hostname[256];
 	uint64_t prices_reloads, prices_reload_errors;
 	struct jsonl *out;
@@ -399,6 +405,11 @@ static void gpu_interval_end(struct agent *a, uint64_t start, uint64_t end)
 	}
 }
 
+static void observe_record(void *ctx, const cJSON *rec)
+{
+	live_observe(ctx, rec);
+}
+
 static void write_record(struct agent *a, cJSON *r)
 {
 	int e;
@@ -480,6 +491,7 @@ static void agent_record(struct agent *a, const char *event, uint64_t start_ns, 
 	json_add_u64(r, "processes_evicted", ts.procs_evicted);
 	json_add_u64(r, "record_errors", ts.write_errors);
 	json_add_u64(r, "capture_bytes", a->opts.capture_bytes);
+	cJSON_AddNumberToObject(r, "interval_s", a->opts.interval_s);
 	{
 		struct ledger_stats ls;
 
@@ -596,6 +608,12 @@ static int agent_setup(struct agent *a)
 		prices_free(prices);
 		return e;
 	}
+	a->live = live_new();
+	if (!a->live) {
+		prices_free(prices);
+		return -ENOMEM;
+	}
+	jsonl_set_observer(a->out, observe_record, a->live);
 	lo.hostname = a->hostname;
 	a->mono_to_real = mono_to_real_offset();
 	lo.mono_to_real_ns = a->mono_to_real;
@@ -647,17 +665,45 @@ static int agent_setup(struct agent *a)
 		fprintf(stderr, "infertrace: cannot open the ring buffer: %s\n", strerror(errno));
 		return e;
 	}
+	if (a->opts.metrics) {
+		a->metrics = metrics_start(a->opts.metrics, a->live, err, sizeof(err));
+		if (!a->metrics) {
+			fprintf(stderr, "infertrace: --metrics %s: %s\n", a->opts.metrics, err);
+			return -EADDRINUSE;
+		}
+	}
+	if (!a->opts.socket || strcmp(a->opts.socket, "none")) {
+		const char *path = a->opts.socket ? a->opts.socket : QUERY_DEFAULT_SOCKET;
+
+		a->query = query_start(path, a->opts.socket_group, a->live, err, sizeof(err));
+		/* the default socket taken by another agent is not worth failing
+		 * for; one asked for by name is */
+		if (!a->query) {
+			fprintf(stderr, "infertrace: query socket %s: %s%s\n", path, err,
+				a->opts.socket ? "" : " ('infertrace top' will not see this agent)");
+			if (a->opts.socket)
+				return -EADDRINUSE;
+		}
+	}
 	return 0;
 }
 
 static void agent_teardown(struct agent *a)
 {
+	/* the readers of the live totals go first */
+	if (a->query)
+		query_stop(a->query);
+	if (a->metrics)
+		metrics_stop(a->metrics);
 	ring_buffer__free(a->rb);
 	/* detach before anything else goes: no probe outlives the agent */
 	probes_destroy(a->probes);
 	tracker_free(a->tracker);
 	ledger_free(a->ledger); /* writes the served requests still waiting */
 	workloads_free(a->workloads);
+	if (a->out)
+		jsonl_set_observer(a->out, NULL, NULL);
+	live_free(a->live);
 	gpu_free(a->gpu);
 	free(a->gpu_exits);
 	discovery_free(a->disc);

@@ -30,6 +30,9 @@ enum {
 	OPT_LABEL,
 	OPT_LABEL_RULES,
 	OPT_HOSTNAME,
+	OPT_METRICS,
+	OPT_SOCKET,
+	OPT_SOCKET_GROUP,
 };
 
 static const struct option long_opts[] = {
@@ -51,6 +54,9 @@ static const struct option long_opts[] = {
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "label-rules", required_argument, NULL, OPT_LABEL_RULES },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -96,6 +102,11 @@ void agent_usage(FILE *f)
 		"      --label-rules FILE   label rules, one K=V:REGEX per line\n"
 		"      --hostname NAME      host name for per-host accelerator prices (default: this\n"
 		"                           host's)\n"
+		"      --metrics ADDR       serve Prometheus metrics on http://ADDR/metrics\n"
+		"                           (e.g. 127.0.0.1:9464, :9464 for every address)\n"
+		"      --socket PATH        query socket for 'infertrace top' (default\n"
+		"                           /run/infertrace/agent.sock; 'none' for no socket)\n"
+		"      --socket-group NAME  let this group read the socket (default: root only)\n"
 		"  -v, --verbose            say which files are probed; libbpf debug output\n"
 		"  -h, --help               show this help\n"
 		"  -V, --version            show the version\n"
@@ -278,6 +289,25 @@ int agent_opts_parse(int argc, char **argv, struct agent_opts *o, char *err, siz
 			break;
 		case OPT_LABEL_RULES:
 			o->label_rules = optarg;
+			break;
+		case OPT_METRICS:
+			if (!*optarg || !strchr(optarg, ':')) {
+				snprintf(err, errlen,
+					 "invalid --metrics '%s': give ADDRESS:PORT, e.g. 127.0.0.1:9464",
+					 optarg);
+				return -1;
+			}
+			o->metrics = optarg;
+			break;
+		case OPT_SOCKET:
+			if (!*optarg) {
+				snprintf(err, errlen, "invalid --socket '': give a path or 'none'");
+				return -1;
+			}
+			o->socket = optarg;
+			break;
+		case OPT_SOCKET_GROUP:
+			o->socket_group = optarg;
 			break;
 		case OPT_HOSTNAME:
 			if (!*optarg) {

@@ -37,6 +37,9 @@ struct agent_opts {
 	size_t n_labels;
 	const char *label_rules;     /* --label-rules FILE */
 	const char *hostname;        /* --hostname (per-host prices); NULL: this host's */
+	const char *metrics;         /* --metrics ADDR: Prometheus endpoint; NULL: none */
+	const char *socket;          /* --socket PATH for `infertrace top`; "none": none */
+	const char *socket_group;    /* --socket-group NAME */
 	bool verbose;
 	bool help;
 	bool version;

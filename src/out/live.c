@@ -68,7 +68,8 @@ struct lproc {
 	char workload[192];
 	char models[MAX_MODELS][96];
 	char providers[MAX_MODELS][48];
-	char device[96];
+	char device[96];           /* the UUID (NVML), else the name */
+	char device_name[96];
 	/* the last complete interval, as rates */
 	double interval_s;
 	double req_s, in_s, out_s, bytes_s, gpu_pct, cost_h;
@@ -81,11 +82,12 @@ struct lproc {
 };
 
 struct device {
-	char name[96], uuid[96];
+	char name[96], uuid[96];   /* name: the key (UUID, else the device name) */
+	char label[96];            /* the device name (NVML's, or cuda:N) */
 	uint64_t cur_end;          /* the interval being summed (its end, real ns) */
 	double cur_busy, cur_len, cur_cost;
 	uint64_t cur_mem;
-	double busy_pct, cost_h;   /* of the last complete interval */
+	double busy_pct, cost_h;   /* of the latest interval */
 	uint64_t mem;
 };
 
@@ -141,12 +143,11 @@ static struct series *series_get(struct family *f, const char *const *v)
 	for (size_t i = 0; idx && i < f->n; i++) /* a hash collision: rare */
 		if (same(&f->v[i], v, f->nlabels))
 			return &f->v[i];
-	if (f->n >= LIVE_MAX_SERIES) {
+	if (f->n >= LIVE_MAX_SERIES && v != other) {
 		f->overflow++;
-		if (v != other)
-			return series_get(f, other);
-		/* the _other series itself is created below even past the bound */
+		return series_get(f, other);
 	}
+	/* (the _other series itself is created even past the bound) */
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 32;
 		struct series *nv = realloc(f->v, cap * sizeof(*nv));
@@ -360,7 +361,9 @@ static void on_usage(struct live *l, const cJSON *r)
 	uint64_t start = rfc3339_ns(str(r, "interval_start", NULL));
 	uint64_t end = rfc3339_ns(str(r, "interval_end", NULL));
 	double len = end > start ? (double)(end - start) / 1e9 : 0;
-	const char *dev = str(r, "accelerator", NULL);
+	/* identical GPUs share a name: the UUID tells them apart (NVML) */
+	const char *dev = str(r, "accelerator.uuid", str(r, "accelerator", NULL));
+	const char *dev_name = str(r, "accelerator", "");
 	const char *sent[2] = { wl, "sent" }, *recv[2] = { wl, "received" };
 	double cost = num(r, "ListCost"), busy = num(r, "gpu.busy_seconds");
 	struct lproc *p = proc_get(l, r);
@@ -376,8 +379,11 @@ static void on_usage(struct live *l, const cJSON *r)
 	if (!p)
 		return;
 	p->cost += cost;
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "partial")) && len < 0.5 * l->interval_s)
-		return; /* a short last piece says little about its rate */
+	/* a short last piece says little about a rate already known; for a
+	 * short-lived process it is all there is */
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "partial")) &&
+	    len < 0.5 * l->interval_s && p->interval_s > 0)
+		return;
 	if (len > 0) {
 		p->interval_s = len;
 		p->req_s = num(r, "requests") / len;
@@ -392,13 +398,9 @@ static void on_usage(struct live *l, const cJSON *r)
 		struct device *d = device_get(l, dev);
 
 		snprintf(p->device, sizeof(p->device), "%s", dev);
+		snprintf(p->device_name, sizeof(p->device_name), "%s", dev_name[0] ? dev_name : dev);
 		if (d) {
 			if (end != d->cur_end) {
-				if (d->cur_len > 0) {
-					d->busy_pct = d->cur_busy / d->cur_len * 100;
-					d->cost_h = d->cur_cost / d->cur_len * 3600;
-					d->mem = d->cur_mem;
-				}
 				d->cur_end = end;
 				d->cur_busy = d->cur_cost = 0;
 				d->cur_mem = 0;
@@ -407,7 +409,15 @@ static void on_usage(struct live *l, const cJSON *r)
 			d->cur_busy += busy;
 			d->cur_cost += num(r, "x_gpu_cost") + num(r, "x_gpu_idle_cost");
 			d->cur_mem += p->gpu_mem;
+			/* an interval's usage records come together at its end:
+			 * what is summed so far is that interval's */
+			if (len > 0) {
+				d->busy_pct = d->cur_busy / len * 100;
+				d->cost_h = d->cur_cost / len * 3600;
+			}
+			d->mem = d->cur_mem;
 			snprintf(d->uuid, sizeof(d->uuid), "%s", str(r, "accelerator.uuid", ""));
+			snprintf(d->label, sizeof(d->label), "%s", dev_name);
 		}
 	}
 }
@@ -524,6 +534,7 @@ cJSON *live_snapshot(struct live *l)
 			cJSON_AddItemToArray(pr, cJSON_CreateString(p->providers[i]));
 		}
 		cJSON_AddStringToObject(o, "device", p->device);
+		cJSON_AddStringToObject(o, "device_name", p->device_name);
 		cJSON_AddNumberToObject(o, "requests_per_s", p->req_s);
 		cJSON_AddNumberToObject(o, "input_tokens_per_s", p->in_s);
 		cJSON_AddNumberToObject(o, "output_tokens_per_s", p->out_s);
@@ -561,6 +572,7 @@ cJSON *live_snapshot(struct live *l)
 		cJSON *o = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(o, "device", d->name);
+		cJSON_AddStringToObject(o, "name", d->label[0] ? d->label : d->name);
 		cJSON_AddStringToObject(o, "uuid", d->uuid);
 		cJSON_AddNumberToObject(o, "busy_pct", d->busy_pct);
 		json_add_u64(o, "mem_bytes", d->mem);
@@ -588,8 +600,11 @@ void live_each_family(struct live *l, live_family_fn fn, void *ctx)
 		if (f->n > cap) {
 			struct live_sample *nv = realloc(smp, f->n * sizeof(*nv));
 
-			if (!nv)
-				break;
+			if (!nv) {
+				/* out of memory: the family still says what it is */
+				fn(ctx, f->name, f->help, f->counter, NULL, 0);
+				continue;
+			}
 			smp = nv;
 			cap = f->n;
 		}

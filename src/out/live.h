@@ -35,10 +35,11 @@ void live_observe(struct live *l, const cJSON *rec);
  *    "totals": {"requests_per_s", "input_tokens_per_s", "output_tokens_per_s",
  *               "cost_per_hour", "cost_total", "requests_total",
  *               "input_tokens_total", "output_tokens_total"},
- *    "devices": [{"device": "cuda:0" | NVML name, "uuid", "busy_pct",
- *                 "mem_bytes", "cost_per_hour"}],
+ *    "devices": [{"device": UUID (NVML) | "cuda:N", "name": NVML's name |
+ *                 "cuda:N", "uuid", "busy_pct", "mem_bytes", "cost_per_hour"}],
  *    "processes": [{"pid", "comm", "workload", "models": [..], "providers": [..],
- *                   "device", "requests_per_s", "input_tokens_per_s",
+ *                   "device" (as in devices), "device_name",
+ *                   "requests_per_s", "input_tokens_per_s",
  *                   "output_tokens_per_s", "bytes_per_s", "gpu_busy_pct",
  *                   "gpu_mem_bytes", "cost_per_hour", "cost_total",
  *                   "requests_total", "last_seen", "exited"}]}
@@ -65,8 +66,9 @@ struct live_sample {
  *                            output|cache_read|cache_write|reasoning)
  *   infertrace_cost_usd_total (workload, service, sku)   from cost records
  *   infertrace_unpriced_requests_total (workload)
- *   infertrace_gpu_busy_seconds_total (workload, device)
+ *   infertrace_gpu_busy_seconds_total (workload, device)   device: the UUID
  *   infertrace_gpu_memory_bytes (workload, device)              gauge
+ *                                         (NVML), else the name (cuda:N)
  *   infertrace_bytes_total (workload, direction=sent|received)   TLS and plain HTTP
  *   infertrace_lost_events_total ()
  *   infertrace_ringbuf_events_total ()

@@ -97,7 +97,8 @@ static void test_snapshot(void **state)
 	assert_true(num(t, "cost_total") > 0.012 - 1e-9 && num(t, "cost_total") < 0.012 + 1e-9);
 	d = cJSON_GetArrayItem(cJSON_GetObjectItem(s, "devices"), 0);
 	assert_non_null(d);
-	assert_string_equal(cJSON_GetObjectItem(d, "device")->valuestring, "NVIDIA H100 80GB HBM3");
+	assert_string_equal(cJSON_GetObjectItem(d, "device")->valuestring, "GPU-1");
+	assert_string_equal(cJSON_GetObjectItem(d, "name")->valuestring, "NVIDIA H100 80GB HBM3");
 	assert_true(num(cJSON_GetObjectItem(s, "agent"), "lost") == 2);
 	cJSON_Delete(s);
 	live_free(l);
