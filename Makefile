@@ -26,7 +26,7 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -DINFERTRACE_VERSION='"$(VERSION)"' \
               -Iinclude -Isrc -I$(BUILD)/skel -MMD -MP
 LDLIBS     := -lbpf -lelf -lz -lcjson -lnghttp2 -lbrotlidec -lzstd -lhttp_parser -lcapstone \
-              -lmicrohttpd -lncursesw -ldl -lpthread -lm
+              -lmicrohttpd -lncursesw -lcurl -ldl -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
               -I$(BUILD) -Iinclude -Ibpf
 
@@ -95,6 +95,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+# The sink driver of the sink tests links the sinks themselves.
+$(BUILD)/tools/sink_send: tools/testprog/sink_send.c $(LIB) | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tools/%: tools/testprog/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)

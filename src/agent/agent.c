@@ -30,6 +30,7 @@
 #include "out/live.h"
 #include "out/metrics.h"
 #include "out/query.h"
+#include "out/sink.h"
 
 /* After exec the loader maps the program's libraries within milliseconds;
  * a dlopen()ed library is mapped right after the mmap() we see. */
@@ -56,6 +57,7 @@ struct agent {
 	struct gpu *gpu;
 	struct workloads *workloads;
 	struct ledger *ledger;
+	struct sinks *sinks;       /* --sink; NULL: records go to -o */
 	struct live *live;         /* totals for `top` and /metrics */
 	struct metrics *metrics;
 	struct query *query;
@@ -405,6 +407,11 @@ static void gpu_interval_end(struct agent *a, uint64_t start, uint64_t end)
 	}
 }
 
+static int sink_write(void *ctx, const char *line, size_t len)
+{
+	return sinks_write(ctx, line, len);
+}
+
 static void observe_record(void *ctx, const cJSON *rec)
 {
 	live_observe(ctx, rec);
@@ -492,6 +499,28 @@ static void agent_record(struct agent *a, const char *event, uint64_t start_ns, 
 	json_add_u64(r, "record_errors", ts.write_errors);
 	json_add_u64(r, "capture_bytes", a->opts.capture_bytes);
 	cJSON_AddNumberToObject(r, "interval_s", a->opts.interval_s);
+	if (a->sinks) {
+		cJSON *arr = cJSON_AddArrayToObject(r, "sinks");
+
+		for (size_t i = 0; arr && i < sinks_count(a->sinks); i++) {
+			struct sink_stats ss;
+			const char *url;
+			cJSON *o = cJSON_CreateObject();
+
+			sinks_stats(a->sinks, i, &url, &ss);
+			cJSON_AddStringToObject(o, "url", url);
+			cJSON_AddBoolToObject(o, "up", ss.up);
+			json_add_u64(o, "written", ss.written);
+			json_add_u64(o, "queued", ss.queued);
+			json_add_u64(o, "spooled", ss.spooled);
+			json_add_u64(o, "evicted", ss.evicted);
+			json_add_u64(o, "rejected", ss.rejected);
+			json_add_u64(o, "errors", ss.errors);
+			if (ss.last_error[0])
+				cJSON_AddStringToObject(o, "last_error", ss.last_error);
+			cJSON_AddItemToArray(arr, o);
+		}
+	}
 	{
 		struct ledger_stats ls;
 
@@ -600,13 +629,43 @@ static int agent_setup(struct agent *a)
 		return e;
 	}
 	a->mounted_tracefs = e;
-	a->out = jsonl_open(a->opts.output);
+	if (a->opts.n_sinks) {
+		const char *urls[17];
+		size_t n = 0;
+		struct sink_opts so = { .spool_dir = a->opts.spool_dir };
+
+		for (size_t i = 0; i < a->opts.n_sinks; i++)
+			urls[n++] = a->opts.sinks[i];
+		if (a->opts.output_given) /* -o with --sink: one more destination */
+			urls[n++] = a->opts.output;
+		a->sinks = sinks_open(urls, n, &so, err, sizeof(err));
+		if (!a->sinks) {
+			fprintf(stderr, "infertrace: --sink: %s\n", err);
+			prices_free(prices);
+			return -EINVAL;
+		}
+		a->out = jsonl_from_writer(sink_write, a->sinks);
+	} else {
+		a->out = jsonl_open(a->opts.output);
+	}
 	if (!a->out) {
-		e = -errno;
+		e = errno ? -errno : -ENOMEM;
 		fprintf(stderr, "infertrace: cannot open output '%s': %s\n", a->opts.output,
-			strerror(errno));
+			strerror(-e));
 		prices_free(prices);
 		return e;
+	}
+	{
+		/* this run: the host's boot id would do across reboots, but the
+		 * start time and pid are unique enough on one host and say more */
+		char prefix[40];
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(prefix, sizeof(prefix), "%llx.%x",
+			 (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000,
+			 (unsigned)getpid());
+		jsonl_set_record_ids(a->out, prefix);
 	}
 	a->live = live_new();
 	if (!a->live) {
@@ -708,6 +767,12 @@ static void agent_teardown(struct agent *a)
 	free(a->gpu_exits);
 	discovery_free(a->disc);
 	jsonl_close(a->out);
+	if (a->sinks) {
+		/* a receiver that is down keeps the rest spooled for the next run */
+		fprintf(stderr, "infertrace: delivering the last records to the sinks "
+				"(up to 5 s)\n");
+		sinks_close(a->sinks, 5000);
+	}
 	if (a->mounted_tracefs)
 		umount2("/sys/kernel/tracing", MNT_DETACH);
 }
@@ -757,6 +822,8 @@ static int agent_loop(struct agent *a)
 			while (next_tick <= now)
 				next_tick += interval_ns;
 		}
+		if (a->sinks)
+			sinks_poll(a->sinks);
 		if (jsonl_flush(a->out) && !a->write_err) {
 			a->write_err = -EIO;
 			fprintf(stderr, "infertrace: cannot write records to %s: %s\n",

@@ -33,6 +33,8 @@ enum {
 	OPT_METRICS,
 	OPT_SOCKET,
 	OPT_SOCKET_GROUP,
+	OPT_SINK,
+	OPT_SPOOL_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -57,6 +59,8 @@ static const struct option long_opts[] = {
 	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+	{ "sink", required_argument, NULL, OPT_SINK },
+	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -107,6 +111,14 @@ void agent_usage(FILE *f)
 		"      --socket PATH        query socket for 'infertrace top' (default\n"
 		"                           /run/infertrace/agent.sock; 'none' for no socket)\n"
 		"      --socket-group NAME  let this group read the socket (default: root only)\n"
+		"      --sink URL           send records there instead of -o (repeatable): '-',\n"
+		"                           FILE or file:///FILE (rotated, gzip), tcp://HOST:PORT\n"
+		"                           (Fluent Bit, Vector, Logstash, rsyslog), http(s)://URL\n"
+		"                           (batched NDJSON POSTs: ClickHouse, Vector, Fluent Bit);\n"
+		"                           records wait in memory, then on disk, while one is down\n"
+		"                           (docs/sinks.md)\n"
+		"      --spool-dir DIR      where waiting records go (default\n"
+		"                           /var/lib/infertrace/spool)\n"
 		"  -v, --verbose            say which files are probed; libbpf debug output\n"
 		"  -h, --help               show this help\n"
 		"  -V, --version            show the version\n"
@@ -170,6 +182,7 @@ int agent_opts_parse(int argc, char **argv, struct agent_opts *o, char *err, siz
 				return -1;
 			}
 			o->output = optarg;
+			o->output_given = true;
 			break;
 		case 'i':
 			if (parse_seconds(optarg, &o->interval_s) || o->interval_s < 0.1) {
@@ -305,6 +318,21 @@ int agent_opts_parse(int argc, char **argv, struct agent_opts *o, char *err, siz
 				return -1;
 			}
 			o->socket = optarg;
+			break;
+		case OPT_SINK:
+			if (!*optarg || o->n_sinks == 16) {
+				snprintf(err, errlen, "invalid --sink '%s': give a URL (at most 16)",
+					 optarg);
+				return -1;
+			}
+			o->sinks[o->n_sinks++] = optarg;
+			break;
+		case OPT_SPOOL_DIR:
+			if (!*optarg) {
+				snprintf(err, errlen, "invalid --spool-dir '': give a directory");
+				return -1;
+			}
+			o->spool_dir = optarg;
 			break;
 		case OPT_SOCKET_GROUP:
 			o->socket_group = optarg;

@@ -40,6 +40,10 @@ struct agent_opts {
 	const char *metrics;         /* --metrics ADDR: Prometheus endpoint; NULL: none */
 	const char *socket;          /* --socket PATH for `infertrace top`; "none": none */
 	const char *socket_group;    /* --socket-group NAME */
+	const char *sinks[16];       /* --sink URL */
+	size_t n_sinks;
+	const char *spool_dir;       /* --spool-dir DIR */
+	bool output_given;           /* -o was given (with --sink: one more sink) */
 	bool verbose;
 	bool help;
 	bool version;

@@ -12,7 +12,27 @@ struct jsonl {
 	uint64_t records;
 	void (*observe)(void *ctx, const cJSON *rec);
 	void *observe_ctx;
+	char id_prefix[40];        /* "" : no record ids */
+	uint64_t id_seq;
+	jsonl_writer_fn writer;    /* instead of f: the sinks */
+	void *writer_ctx;
 };
+
+struct jsonl *jsonl_from_writer(jsonl_writer_fn fn, void *ctx)
+{
+	struct jsonl *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->writer = fn;
+	w->writer_ctx = ctx;
+	return w;
+}
+
+void jsonl_set_record_ids(struct jsonl *w, const char *prefix)
+{
+	snprintf(w->id_prefix, sizeof(w->id_prefix), "%s", prefix ? prefix : "");
+}
 
 void jsonl_set_observer(struct jsonl *w, void (*fn)(void *ctx, const cJSON *rec), void *ctx)
 {
@@ -54,6 +74,12 @@ int jsonl_write(struct jsonl *w, cJSON *rec)
 	char *s;
 	int err = 0;
 
+	if (w->id_prefix[0] && rec && !cJSON_GetObjectItemCaseSensitive(rec, "record_id")) {
+		char id[64];
+
+		snprintf(id, sizeof(id), "%s-%llu", w->id_prefix, (unsigned long long)++w->id_seq);
+		cJSON_AddStringToObject(rec, "record_id", id);
+	}
 	if (w->observe && rec)
 		w->observe(w->observe_ctx, rec);
 	s = cJSON_PrintUnformatted(rec);
@@ -61,16 +87,23 @@ int jsonl_write(struct jsonl *w, cJSON *rec)
 	cJSON_Delete(rec);
 	if (!s)
 		return -ENOMEM;
-	if (fputs(s, w->f) == EOF || fputc('\n', w->f) == EOF)
+	if (w->writer) {
+		err = w->writer(w->writer_ctx, s, strlen(s));
+		if (!err)
+			w->records++;
+	} else if (fputs(s, w->f) == EOF || fputc('\n', w->f) == EOF) {
 		err = errno ? -errno : -EIO;
-	else
+	} else {
 		w->records++;
+	}
 	free(s);
 	return err;
 }
 
 int jsonl_flush(struct jsonl *w)
 {
+	if (w->writer)
+		return 0; /* the sinks deliver on their own time */
 	return fflush(w->f) == EOF ? -errno : 0;
 }
 
@@ -85,7 +118,7 @@ void jsonl_close(struct jsonl *w)
 		return;
 	if (w->owned)
 		fclose(w->f);
-	else
+	else if (w->f)
 		fflush(w->f);
 	free(w);
 }

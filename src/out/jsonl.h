@@ -13,11 +13,19 @@ struct jsonl;
 
 /* "-" or NULL means stdout. Returns NULL with errno set. */
 struct jsonl *jsonl_open(const char *path);
+/* Hand each record's line (no newline) to fn instead of a stream (the
+ * sinks); fn returns 0 or -errno. */
+typedef int (*jsonl_writer_fn)(void *ctx, const char *line, size_t len);
+struct jsonl *jsonl_from_writer(jsonl_writer_fn fn, void *ctx);
 /* Write to an already open stream (tests); the stream is not closed. */
 struct jsonl *jsonl_from_stream(FILE *f);
 /* Writes rec as one line and frees it. Returns 0 or -errno of the write. */
 int jsonl_write(struct jsonl *w, cJSON *rec);
 int jsonl_flush(struct jsonl *w);
+/* Give every record a unique "record_id": "<prefix>-<n>", n from 1; the
+ * prefix names this agent run (so that a consumer can drop the duplicates a
+ * retried delivery makes). */
+void jsonl_set_record_ids(struct jsonl *w, const char *prefix);
 /* Also show every record to fn before it is written (the live totals). */
 void jsonl_set_observer(struct jsonl *w, void (*fn)(void *ctx, const cJSON *rec), void *ctx);
 uint64_t jsonl_records(const struct jsonl *w);
