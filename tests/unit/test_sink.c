@@ -291,11 +291,11 @@ static void test_file_rotate_by_age(void **state)
 	snprintf(path, sizeof(path), "%s/age.jsonl", d);
 	snprintf(url, sizeof(url), "file://%s", path);
 	s = open1(url, &o);
-	n = rec(line, sizeof(line), 0, 2);
+	n = rec(line, sizeof(line), 0, 100);
 	assert_int_equal(sinks_write(s, line, n), 0);
 	sinks_poll(s);
 	sleep(2);
-	n = rec(line, sizeof(line), 1, 2);
+	n = rec(line, sizeof(line), 1, 100);
 	assert_int_equal(sinks_write(s, line, n), 0);
 	for (int i = 0; i < 100; i++) { /* the gzip is done in poll steps */
 		sinks_poll(s);
@@ -313,7 +313,7 @@ static void test_file_rotate_by_age(void **state)
 	if (nrot != 1)
 		fail_msg("expected 1 file rotated by age, seen %d", nrot);
 	text = gunzip_file(gz);
-	want = expected(0, 1, 2);
+	want = expected(0, 1, 100);
 	check_text(text, want, "the file rotated by age holds the first record");
 	free(text);
 	free(want);
