@@ -131,6 +131,7 @@ struct sink {
 	char *http_url;                 /* without our own options */
 	bool gzip;
 	uint32_t batch_recs, batch_ms, timeout_ms, max_rejects;
+	char cacert[256];          /* https: a CA file to trust (a private receiver's) */
 	CURLM *multi;
 	CURL *easy;
 	struct curl_slist *hdrs;
@@ -1112,6 +1113,8 @@ static void http_start(struct sink *s)
 	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, http_resp);
 	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "infertrace");
+	if (s->cacert[0])
+		curl_easy_setopt(s->easy, CURLOPT_CAINFO, s->cacert);
 	s->resp_len = 0;
 	s->resp[0] = 0;
 	curl_multi_add_handle(s->multi, s->easy);
@@ -1207,6 +1210,14 @@ static int parse_opts(struct sink *s, char *opts, char *err, size_t errlen)
 		char *v = strchr(kv, '=');
 		uint64_t x;
 
+		if (v && s->kind == K_HTTP && v - kv == 6 && !strncmp(kv, "cacert", 6)) {
+			if (!v[1] || v[1] != '/' || strlen(v + 1) >= sizeof(s->cacert)) {
+				snprintf(err, errlen, "sink %s: cacert needs an absolute path", s->url);
+				return -EINVAL;
+			}
+			snprintf(s->cacert, sizeof(s->cacert), "%s", v + 1);
+			continue;
+		}
 		if (!v || !parse_u64(v + 1, &x)) {
 			snprintf(err, errlen, "sink %s: option '%s': expected NAME=NUMBER", s->url, kv);
 			return -EINVAL;

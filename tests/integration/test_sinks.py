@@ -351,3 +351,55 @@ class AgentSinks(IntegrationCase):
         check_eq(missing, [], "records the TCP receiver missed while it was down")
         check_true(any(r["type"] == "agent" and r.get("event") == "stop" for r in got),
                    "the stop record reached the TCP receiver", "")
+
+
+class HttpsSink(IntegrationCase):
+    """https:// with the receiver's certificate checked: refused without its
+    CA (the records wait), delivered once the sink trusts it (#cacert=)."""
+
+    def receiver(self):
+        import http.server
+        import ssl
+        import threading
+        got = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                got.extend(json.loads(l) for l in body.decode().splitlines() if l)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, self.key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.shutdown)
+        return srv.server_address[1], got
+
+    def send(self, url, n):
+        lines = "".join(json.dumps({"record_id": "h%04d" % i, "type": "usage"}) + "\n"
+                        for i in range(n))
+        p = subprocess.run([SINK_SEND, "--spool", os.path.join(self.tmp, "spool"), "--drain-ms", "4000", "--close-ms", "1000", url],
+                           input=lines, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+        return p
+
+    def test_https_verified_with_cacert(self):
+        port, got = self.receiver()
+        p = self.send("https://127.0.0.1:%d/ingest#cacert=%s&timeout_ms=2000" % (port, self.cert),
+                      50)
+        check_eq(p.returncode, 0, "sink_send exit status (%s)" % p.stderr)
+        check_eq(sorted(r["record_id"] for r in got), ["h%04d" % i for i in range(50)],
+                 "records received over https")
+        # without the CA the certificate is refused: nothing is delivered
+        port2, got2 = self.receiver()
+        p = self.send("https://127.0.0.1:%d/ingest#timeout_ms=2000" % port2, 5)
+        check_true(p.returncode != 0 and not got2,
+                   "an unverifiable certificate is refused, the records kept",
+                   (p.returncode, p.stdout, p.stderr))
