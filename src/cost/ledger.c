@@ -23,6 +23,7 @@ struct pcost {
 	double gpu_cost, idle_cost, gpu_s;
 	bool gpu_priced;
 	bool gpu;                  /* it had a device this interval */
+	uint64_t seq;              /* the interval it was last added to */
 };
 
 /* An inference request a traced process served. */
@@ -50,7 +51,10 @@ struct bucket {
 /* A FOCUS cost row being summed over the interval. */
 struct sku_row {
 	char workload[192];
-	const struct workload *wl;
+	/* a copy: the workload cache may recycle its entries before the row
+	 * is written */
+	struct workload wl;
+	bool has_wl;
 	char service[48];          /* provider, or "accelerator" */
 	char meter[32];            /* "input tokens", ..., "GPU hours", "GPU idle hours" */
 	char resource[160];        /* model, or device UUID / name */
@@ -76,6 +80,7 @@ struct ledger {
 	struct sku_row *rows;
 	size_t nrows, caprows;
 	uint64_t last_end_ns;      /* the last interval's end: shares exist up to here */
+	uint64_t seq;              /* intervals seen */
 	struct ledger_stats st;
 };
 
@@ -117,6 +122,7 @@ struct ledger *ledger_new(const struct ledger_opts *o, struct price_table *price
 	l->parents = htab_new();
 	l->inflight = htab_new();
 	if (!l->pcosts || !l->parents || !l->inflight) {
+		l->prices = NULL; /* owned only on success */
 		ledger_free(l);
 		return NULL;
 	}
@@ -125,7 +131,8 @@ struct ledger *ledger_new(const struct ledger_opts *o, struct price_table *price
 
 static void served_drop(struct ledger *l, struct served *s)
 {
-	if (!s->end_ns)
+	/* the id (an exchange's address) may name a newer request by now */
+	if (!s->end_ns && htab_get(l->inflight, s->id) == s)
 		htab_del(l->inflight, s->id);
 	list_del(&s->node);
 	cJSON_Delete(s->rec);
@@ -289,7 +296,10 @@ static void sku_add(struct ledger *l, const struct workload *w, const char *serv
 		r = &l->rows[l->nrows++];
 		memset(r, 0, sizeof(*r));
 		snprintf(r->workload, sizeof(r->workload), "%s", wname);
-		r->wl = w;
+		if (w) {
+			r->wl = *w;
+			r->has_wl = true;
+		}
 		snprintf(r->service, sizeof(r->service), "%s", service);
 		snprintf(r->meter, sizeof(r->meter), "%s", meter);
 		snprintf(r->resource, sizeof(r->resource), "%s", resource);
@@ -340,18 +350,20 @@ static void sku_write(struct ledger *l, const struct sku_row *r, uint64_t start_
 	if (l->o.hostname[0])
 		cJSON_AddStringToObject(rec, "host.name", l->o.hostname);
 	tags = cJSON_AddObjectToObject(rec, "Tags");
-	if (tags && r->wl) {
-		cJSON_AddStringToObject(tags, "workload", r->wl->name);
-		if (r->wl->kind[0])
-			cJSON_AddStringToObject(tags, "workload.kind", r->wl->kind);
-		if (r->wl->container_id[0])
-			cJSON_AddStringToObject(tags, "container.id", r->wl->container_id);
-		if (r->wl->pod_uid[0])
-			cJSON_AddStringToObject(tags, "k8s.pod.uid", r->wl->pod_uid);
-		if (r->wl->systemd_unit[0])
-			cJSON_AddStringToObject(tags, "systemd.unit", r->wl->systemd_unit);
-		for (size_t i = 0; i < r->wl->nlabels; i++)
-			cJSON_AddStringToObject(tags, r->wl->labels[i].key, r->wl->labels[i].value);
+	if (tags && r->has_wl) {
+		const struct workload *w = &r->wl;
+
+		cJSON_AddStringToObject(tags, "workload", w->name);
+		if (w->kind[0])
+			cJSON_AddStringToObject(tags, "workload.kind", w->kind);
+		if (w->container_id[0])
+			cJSON_AddStringToObject(tags, "container.id", w->container_id);
+		if (w->pod_uid[0])
+			cJSON_AddStringToObject(tags, "k8s.pod.uid", w->pod_uid);
+		if (w->systemd_unit[0])
+			cJSON_AddStringToObject(tags, "systemd.unit", w->systemd_unit);
+		for (size_t i = 0; i < w->nlabels; i++)
+			cJSON_AddStringToObject(tags, w->labels[i].key, w->labels[i].value);
 	}
 	write_rec(l, rec);
 }
@@ -362,13 +374,17 @@ static struct pcost *pcost_get(struct ledger *l, uint32_t pid)
 {
 	struct pcost *c = htab_get(l->pcosts, pid);
 
-	if (c)
+	if (c) {
+		c->seq = l->seq;
 		return c;
+	}
 	c = calloc(1, sizeof(*c));
 	if (c && htab_put(l->pcosts, pid, c)) {
 		free(c);
 		c = NULL;
 	}
+	if (c)
+		c->seq = l->seq;
 	return c;
 }
 
@@ -555,7 +571,13 @@ static struct served *served_new(struct ledger *l, uint32_t pid, uint64_t id, ui
 
 void ledger_request_started(struct ledger *l, uint32_t pid, uint64_t id, uint64_t start_ns)
 {
-	struct served *s = served_new(l, pid, id, start_ns);
+	struct served *s, *old = htab_get(l->inflight, id);
+
+	/* an exchange that never finished as served (its connection's role
+	 * changed) was freed and its address reused: forget the old one */
+	if (old)
+		served_drop(l, old);
+	s = served_new(l, pid, id, start_ns);
 
 	if (s && htab_put(l->inflight, id, s))
 		served_drop(l, s);
@@ -882,6 +904,13 @@ double ledger_split_device(double usd_per_s, double interval_s, const double *bu
 	return mem_sum > 0 ? 0 : idle;
 }
 
+/* Hours bought for cost at this hourly price (a price of 0: none counted,
+ * rather than 0/0). */
+static double hours(double cost, double usd_per_hour)
+{
+	return usd_per_hour > 0 ? cost / usd_per_hour : 0;
+}
+
 static void device_interval(struct ledger *l, uint64_t start_ns, uint64_t end_ns,
 			    const struct ledger_device *d, const struct ledger_gpu_proc *procs,
 			    size_t np)
@@ -925,9 +954,11 @@ static void device_interval(struct ledger *l, uint64_t start_ns, uint64_t end_ns
 		}
 		if (priced) {
 			sku_add(l, w, "accelerator", "GPU hours", resource, false, false,
-				ap.usd_per_hour, busy_cost[k] / ap.usd_per_hour, busy_cost[k], &ap.ref);
+				ap.usd_per_hour, hours(busy_cost[k], ap.usd_per_hour), busy_cost[k],
+				&ap.ref);
 			sku_add(l, w, "accelerator", "GPU idle hours", resource, false, false,
-				ap.usd_per_hour, idle_cost[k] / ap.usd_per_hour, idle_cost[k], &ap.ref);
+				ap.usd_per_hour, hours(idle_cost[k], ap.usd_per_hour), idle_cost[k],
+				&ap.ref);
 			l->st.list_cost_usd += busy_cost[k] + idle_cost[k];
 		}
 		/* an inference server's time goes to the requests it served */
@@ -946,8 +977,29 @@ static void device_interval(struct ledger *l, uint64_t start_ns, uint64_t end_ns
 		static const struct workload idle = { .name = "idle", .kind = "idle" };
 
 		sku_add(l, &idle, "accelerator", "GPU idle hours", resource, false, false,
-			ap.usd_per_hour, idle_left / ap.usd_per_hour, idle_left, &ap.ref);
+			ap.usd_per_hour, hours(idle_left, ap.usd_per_hour), idle_left, &ap.ref);
 		l->st.list_cost_usd += idle_left;
+	}
+}
+
+/* Costs no usage record took for a few intervals (the process was evicted
+ * from the tracker's table, or never got a record): forget them, so that
+ * the table cannot grow without bound. */
+static void pcosts_prune(struct ledger *l)
+{
+	for (;;) {
+		uint32_t gone[256];
+		size_t it = 0, n = 0;
+		uint64_t key;
+		void *v;
+
+		while (n < 256 && htab_next(l->pcosts, &it, &key, &v))
+			if (((struct pcost *)v)->seq + 3 < l->seq)
+				gone[n++] = (uint32_t)key;
+		for (size_t i = 0; i < n; i++)
+			free(htab_del(l->pcosts, gone[i]));
+		if (n < 256)
+			break;
 	}
 }
 
@@ -961,6 +1013,8 @@ void ledger_interval(struct ledger *l, uint64_t start_ns, uint64_t end_ns,
 	for (size_t i = 0; i < l->nrows; i++)
 		sku_write(l, &l->rows[i], start_ns, end_ns);
 	l->nrows = 0;
+	pcosts_prune(l);
+	l->seq++;
 	l->last_end_ns = end_ns;
 	served_flush(l, end_ns);
 }

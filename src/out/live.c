@@ -278,7 +278,10 @@ static struct lproc *proc_get(struct live *l, const cJSON *r)
 	snprintf(p->comm, sizeof(p->comm), "%s", str(r, "comm", "?"));
 	snprintf(p->workload, sizeof(p->workload), "%s", str(r, "workload", "unknown"));
 	p->last_seen = rfc3339_ns(str(r, "time", NULL));
-	p->exited = false;
+	/* a process's last usage record is partial (its exit, or the agent's
+	 * stop); any other record says it runs */
+	p->exited = !strcmp(str(r, "type", ""), "usage") &&
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "partial"));
 	return p;
 }
 
@@ -445,9 +448,40 @@ static void on_cost(struct live *l, const cJSON *r)
 	}
 }
 
+static uint64_t now_real(void);
+
+static bool proc_stale(const struct lproc *p, uint64_t now)
+{
+	return p->last_seen + EXITED_KEEP_NS < now &&
+	       (p->exited || p->last_seen + EXITED_KEEP_NS * 10 < now);
+}
+
+/* Forget processes gone (or silent) for a while: the table would otherwise
+ * grow with every short-lived process of a host running for months. */
+static void procs_prune(struct live *l)
+{
+	uint64_t now = now_real();
+
+	for (;;) {
+		uint32_t gone[256];
+		size_t it = 0, n = 0;
+		void *v;
+
+		while (n < 256 && htab_next(l->procs, &it, NULL, &v))
+			if (proc_stale(v, now))
+				gone[n++] = ((struct lproc *)v)->pid;
+		for (size_t i = 0; i < n; i++)
+			free(htab_del(l->procs, gone[i]));
+		if (n < 256)
+			break;
+	}
+}
+
 static void on_agent(struct live *l, const cJSON *r)
 {
 	const char *ev = str(r, "event", "");
+
+	procs_prune(l); /* once an interval */
 
 	l->agent_pid = (uint64_t)num(r, "pid");
 	snprintf(l->version, sizeof(l->version), "%s", str(r, "version", ""));
@@ -497,8 +531,7 @@ cJSON *live_snapshot(struct live *l)
 	cJSON *s = record_new("snapshot", now_real()), *a, *t, *devs, *procs;
 	double req_s = 0, in_s = 0, out_s = 0, cost_h = 0;
 	uint64_t now = now_real();
-	uint32_t gone[256];
-	size_t it = 0, ngone = 0;
+	size_t it = 0;
 	void *v;
 
 	if (!s)
@@ -517,12 +550,8 @@ cJSON *live_snapshot(struct live *l)
 		struct lproc *p = v;
 		cJSON *o, *m, *pr;
 
-		if (p->last_seen + EXITED_KEEP_NS < now &&
-		    (p->exited || p->last_seen + EXITED_KEEP_NS * 10 < now)) {
-			if (ngone < 256)
-				gone[ngone++] = p->pid;
-			continue;
-		}
+		if (proc_stale(p, now))
+			continue; /* pruned at the next interval */
 		o = cJSON_CreateObject();
 		json_add_u64(o, "pid", p->pid);
 		cJSON_AddStringToObject(o, "comm", p->comm);
@@ -555,8 +584,6 @@ cJSON *live_snapshot(struct live *l)
 			cost_h += p->cost_h;
 		}
 	}
-	for (size_t i = 0; i < ngone; i++)
-		free(htab_del(l->procs, gone[i]));
 	t = cJSON_AddObjectToObject(s, "totals");
 	cJSON_AddNumberToObject(t, "requests_per_s", req_s);
 	cJSON_AddNumberToObject(t, "input_tokens_per_s", in_s);

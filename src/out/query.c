@@ -60,6 +60,7 @@ struct query {
 	dev_t dev;              /* the socket file we made, to unlink only it */
 	ino_t ino;
 	struct client clients[QUERY_MAX_CLIENTS];
+	uint64_t accept_pause_until; /* ms: out of descriptors, accept later */
 };
 
 static uint64_t now_ms(void)
@@ -125,7 +126,8 @@ static int clear_path(const char *path, const struct sockaddr_un *sa, char *err,
 			 "remove it or choose another --socket", path);
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a listener with a full backlog must not hang the start */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
@@ -312,8 +314,13 @@ static void accept_clients(struct query *q)
 		if (!c)
 			return; /* the rest wait in the backlog */
 		fd = accept4(q->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			/* out of descriptors: the client stays in the backlog and the
+			 * socket readable; leave it alone a while rather than spin */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				q->accept_pause_until = now_ms() + 200;
 			return; /* EAGAIN, or a client that left before accept */
+		}
 		c->fd = fd;
 		c->accepted_ms = now_ms();
 	}
@@ -355,9 +362,12 @@ static void *serve(void *arg)
 			who[n] = c;
 			pfd[n++] = (struct pollfd){ .fd = c->fd, .events = c->out ? POLLOUT : POLLIN };
 		}
-		if (busy < QUERY_MAX_CLIENTS) {
+		if (busy < QUERY_MAX_CLIENTS && now >= q->accept_pause_until) {
 			who[n] = NULL;
 			pfd[n++] = (struct pollfd){ .fd = q->lfd, .events = POLLIN };
+		} else if (now < q->accept_pause_until &&
+			   (timeout < 0 || q->accept_pause_until - now < (uint64_t)timeout)) {
+			timeout = (int)(q->accept_pause_until - now);
 		}
 		if (poll(pfd, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)

@@ -124,6 +124,13 @@ struct sink {
 
 	/* tcp */
 	char *host, *port;
+	/* tcp: the addresses the name resolved to, tried in turn; resolved at
+	 * open and again at most every RESOLVE_EVERY_MS while connects fail,
+	 * so a dead DNS server costs the loop its timeout that seldom */
+	struct sockaddr_storage addrs[4];
+	socklen_t addrlens[4];
+	size_t naddrs, next_addr;
+	uint64_t resolved_ms;
 	bool connecting;
 	uint64_t conn_start_ms, next_try_ms, backoff_ms;
 
@@ -615,6 +622,10 @@ static bool front_fill(struct sink *s, size_t max, uint64_t max_recs)
 		size_t end;
 		uint64_t n;
 
+		/* the previous run's cursor applies to its segment once: a new
+		 * segment may reuse the number */
+		s->cur_seq = s->cur_off = 0;
+
 		if (s->nsegs == 1 && s->wfd >= 0) {
 			close(s->wfd);  /* seal it: new spills start a new segment */
 			s->wfd = -1;
@@ -806,7 +817,11 @@ static int file_rotate(struct sink *s)
 	int err;
 
 	gmtime_r(&t, &tm);
-	n = snprintf(base, sizeof(base), "%s.", s->path);
+	n = (size_t)snprintf(base, sizeof(base), "%s.", s->path);
+	if (n + 24 >= sizeof(base)) {
+		sink_fail(s, "write", "rotate %s: %s", s->path, strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
 	strftime(base + n, sizeof(base) - n, "%Y%m%dT%H%M%SZ", &tm);
 	/* Two rotations in one second: PATH.TS-1, PATH.TS-2, ... */
 	snprintf(dst, sizeof(dst), "%s", base);
@@ -826,6 +841,15 @@ static int file_rotate(struct sink *s)
 	}
 	if (rename(s->path, dst)) {
 		err = errno;
+		if (err == ENOENT) {
+			/* removed or moved away by someone else: start a new file */
+			close(s->fd);
+			s->fd = -1;
+			err = file_open(s);
+			if (err)
+				sink_fail(s, "write", "open %s: %s", s->path, strerror(-err));
+			return err;
+		}
 		sink_fail(s, "write", "rotate %s -> %s: %s", s->path, dst, strerror(err));
 		return -err;
 	}
@@ -854,7 +878,8 @@ static void local_deliver(struct sink *s)
 			return;
 		}
 	}
-	while (front_fill(s, LOCAL_WINDOW, UINT64_MAX)) {
+	/* a bounded amount per call: a long backlog must not stall the loop */
+	for (size_t budget = 4 * (size_t)LOCAL_WINDOW; budget && front_fill(s, LOCAL_WINDOW, UINT64_MAX);) {
 		struct front *f = &s->f;
 		size_t n = f->len - f->sent;
 		ssize_t w;
@@ -890,14 +915,24 @@ static void local_deliver(struct sink *s)
 		if (w < 0 && errno == EAGAIN)
 			return;
 		if (w <= 0) {
+			int e = w < 0 ? errno : 0;
+
+			/* a record written half way (ENOSPC, a size limit) is cut
+			 * off: it is written again whole, never as a torn line */
+			if (s->kind == K_FILE && f->sent > f->done &&
+			    ftruncate(s->fd, (off_t)(s->fsize - (f->sent - f->done))) == 0) {
+				s->fsize -= f->sent - f->done;
+				f->sent = f->done;
+			}
 			sink_fail(s, "write", "write %s: %s", s->kind == K_FILE ? s->path : "stdout",
-				  w < 0 ? strerror(errno) : "no progress");
+				  e ? strerror(e) : "no progress");
 			sink_down(s);
 			s->retry_ms = now + 1000;
 			return;
 		}
 		f->sent += w;
 		s->fsize += w;
+		budget = (size_t)w < budget ? budget - (size_t)w : 0;
 		delivered(s, front_advance(f, f->sent));
 	}
 }
@@ -918,25 +953,52 @@ static void tcp_drop(struct sink *s, const char *why, int err)
 	sink_down(s);
 }
 
-static void tcp_connect(struct sink *s)
+#define RESOLVE_EVERY_MS (300 * 1000)
+
+static int tcp_resolve(struct sink *s)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV }, *ai = NULL;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai, *a;
 	int rc = getaddrinfo(s->host, s->port, &hints, &ai);
 
-	if (rc) {
-		sink_fail(s, "connect", "tcp %s:%s: %s", s->host, s->port, gai_strerror(rc));
-		sink_down(s);
-		return;
+	s->resolved_ms = now_ms();
+	if (rc)
+		return rc;
+	s->naddrs = 0;
+	s->next_addr = 0;
+	for (a = ai; a && s->naddrs < 4; a = a->ai_next) {
+		if (a->ai_addrlen > sizeof(s->addrs[0]))
+			continue;
+		memcpy(&s->addrs[s->naddrs], a->ai_addr, a->ai_addrlen);
+		s->addrlens[s->naddrs++] = a->ai_addrlen;
 	}
-	s->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	freeaddrinfo(ai);
+	return s->naddrs ? 0 : EAI_NONAME;
+}
+
+static void tcp_connect(struct sink *s)
+{
+	struct sockaddr_storage *sa;
+	int rc;
+
+	if (!s->naddrs || (s->next_addr >= s->naddrs &&
+			   now_ms() >= s->resolved_ms + RESOLVE_EVERY_MS)) {
+		rc = tcp_resolve(s);
+		if (rc) {
+			sink_fail(s, "connect", "tcp %s:%s: %s", s->host, s->port, gai_strerror(rc));
+			sink_down(s);
+			return;
+		}
+	}
+	/* every address in turn (localhost may be ::1 and 127.0.0.1) */
+	sa = &s->addrs[s->next_addr % s->naddrs];
+	rc = (int)s->addrlens[s->next_addr % s->naddrs];
+	s->next_addr++;
+	s->fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
-		freeaddrinfo(ai);
 		tcp_drop(s, "socket", errno);
 		return;
 	}
-	rc = connect(s->fd, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
+	rc = connect(s->fd, (struct sockaddr *)sa, (socklen_t)rc);
 	if (rc && errno != EINPROGRESS) {
 		tcp_drop(s, "connect", errno);
 		return;
@@ -984,6 +1046,8 @@ static void tcp_deliver(struct sink *s)
 			return;
 		}
 		s->connecting = false;
+		if (s->next_addr)
+			s->next_addr--; /* this address works: start with it next time */
 	}
 	/* Receivers send nothing: readable means closed (or talkative, which
 	 * we ignore). Checking before each send keeps records from going into
@@ -1110,6 +1174,11 @@ static void http_start(struct sink *s)
 	curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
 	curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+	/* a resolver stuck on a dead DNS server must not hold the loop when
+	 * the handle is removed after a timeout */
+	curl_easy_setopt(s->easy, CURLOPT_QUICK_EXIT, 1L);
+#endif
 	curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, http_resp);
 	curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "infertrace");
@@ -1117,7 +1186,12 @@ static void http_start(struct sink *s)
 		curl_easy_setopt(s->easy, CURLOPT_CAINFO, s->cacert);
 	s->resp_len = 0;
 	s->resp[0] = 0;
-	curl_multi_add_handle(s->multi, s->easy);
+	if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK) {
+		/* try again later rather than wait for an answer that never comes */
+		sink_fail(s, "http", "http %s: cannot start the request", s->url);
+		sink_down(s);
+		return;
+	}
 	s->in_flight = true;
 }
 
@@ -1236,7 +1310,7 @@ static int parse_opts(struct sink *s, char *opts, char *err, size_t errlen)
 		else if (s->kind == K_FILE && !strcmp(kv, "rotate_bytes") && x)
 			s->rot_bytes = x;
 		else if (s->kind == K_FILE && !strcmp(kv, "rotate_seconds") && x)
-			s->rot_secs = x;
+			s->rot_secs = x > (uint64_t)INT32_MAX ? (uint64_t)INT32_MAX : x;
 		else {
 			snprintf(err, errlen, "sink %s: unknown option '%s' (or 0) for this kind of "
 				 "sink", s->url, kv);
@@ -1628,6 +1702,7 @@ void sinks_close(struct sinks *ss, unsigned timeout_ms)
 		if (s->head) {
 			uint64_t before = s->st.evicted;
 
+			s->sdir_retry_ms = 0; /* the last chance to keep them: try the spool */
 			mem_overflow(s, true);
 			if (s->st.evicted > before)
 				fprintf(stderr, "infertrace: sink %s: %" PRIu64 " record(s) lost at "

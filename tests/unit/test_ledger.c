@@ -345,6 +345,41 @@ static void test_no_gpu_gives_null(void **state)
 	fixture_free(fx);
 }
 
+/* An exchange address reused by a new request (the old one never finished
+ * as served): the old entry goes, the new one gets all of the interval and is
+ * not held back by a phantom in flight. */
+static void test_reused_exchange_id(void **state)
+{
+	struct fixture *fx = fixture_new();
+	struct gpu_span sp = { 2 * S_NS, 4 * S_NS };
+	struct ledger_gpu_proc gp = { .pid = 100, .device = 0, .busy_s = 2.0, .spans = &sp,
+				      .nspans = 1 };
+	struct ledger_device dev = { .index = 0, .name = "cuda:0" };
+	cJSON *all;
+
+	(void)state;
+	ledger_request_started(fx->l, 100, 5, 1 * S_NS);
+	ledger_request_started(fx->l, 100, 5, 2 * S_NS);
+	served(fx, 100, 5, 2 * S_NS, 4 * S_NS, 10);
+	ledger_interval(fx->l, 0, 10 * S_NS, &dev, 1, &gp, 1);
+	all = fixture_records(fx);
+	assert_non_null(record_with_id(all, 5));
+	assert_close(num(record_with_id(all, 5), "x_gpu_seconds"), 2.0, "all the busy time");
+	cJSON_Delete(all);
+	fixture_free(fx);
+}
+
+/* A device priced at $0 (owned, written off): quantities stay numbers. */
+static void test_zero_price_quantities(void **state)
+{
+	double busy[1] = { 1.0 }, bc[1], ic[1];
+	uint64_t mem[1] = { 0 };
+
+	(void)state;
+	assert_close(ledger_split_device(0, 10, busy, mem, 1, bc, ic), 0, "no idle cost");
+	assert_close(bc[0], 0, "no busy cost");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +391,8 @@ int main(void)
 		cmocka_unit_test(test_share_by_when_and_tokens),
 		cmocka_unit_test(test_in_flight_and_parent),
 		cmocka_unit_test(test_no_gpu_gives_null),
+		cmocka_unit_test(test_reused_exchange_id),
+		cmocka_unit_test(test_zero_price_quantities),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -188,12 +188,36 @@ static void test_cardinality_bound(void **state)
 	live_free(l);
 }
 
+/* A process's last usage record is partial: it has exited (and its device
+ * memory no longer counts), whatever came before. */
+static void test_exit_marks_exited(void **state)
+{
+	struct live *l = live_new();
+	struct seen s = { 0 };
+	cJSON *snap;
+
+	(void)state;
+	feed_workload(l);
+	feed(l, "{\"type\":\"usage\",\"time\":\"2099-01-01T00:00:12Z\",\"pid\":9,"
+		"\"comm\":\"vllm\",\"workload\":\"inference\",\"interval_start\":"
+		"\"2099-01-01T00:00:10Z\",\"interval_end\":\"2099-01-01T00:00:12Z\","
+		"\"accelerator\":\"NVIDIA H100 80GB HBM3\",\"accelerator.uuid\":\"GPU-1\","
+		"\"gpu.busy_seconds\":1,\"gpu.mem_bytes\":1073741824,\"partial\":true}");
+	snap = live_snapshot(l);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(proc_of(snap, 9), "exited")));
+	cJSON_Delete(snap);
+	live_each_family(l, collect, &s);
+	assert_true(s.mem == 0);
+	live_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_families),
 		cmocka_unit_test(test_cardinality_bound),
+		cmocka_unit_test(test_exit_marks_exited),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
