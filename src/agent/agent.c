@@ -28,6 +28,7 @@
 #include "cost/prices.h"
 #include "cost/workload.h"
 #include "out/live.h"
+#include "util/array.h"
 #include "out/metrics.h"
 #include "out/query.h"
 #include "out/sink.h"
@@ -112,15 +113,8 @@ static uint64_t rss_bytes(void)
  * memory (it is then reported at once, its share of the device unknown). */
 static bool gpu_exit_defer(struct agent *a, const struct it_proc_event *ev)
 {
-	if (a->n_gpu_exits == a->cap_gpu_exits) {
-		size_t cap = a->cap_gpu_exits ? a->cap_gpu_exits * 2 : 16;
-		struct it_proc_event *v = realloc(a->gpu_exits, cap * sizeof(*v));
-
-		if (!v)
-			return false;
-		a->gpu_exits = v;
-		a->cap_gpu_exits = cap;
-	}
+	if (ARRAY_RESERVE(a->gpu_exits, a->n_gpu_exits, a->cap_gpu_exits, 16))
+		return false;
 	a->gpu_exits[a->n_gpu_exits++] = *ev;
 	return true;
 }

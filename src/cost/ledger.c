@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proto/llm.h"
+#include "util/array.h"
 #include "util/htab.h"
 #include "util/list.h"
 
@@ -284,15 +285,8 @@ static void sku_add(struct ledger *l, const struct workload *w, const char *serv
 		}
 	}
 	if (!r) {
-		if (l->nrows == l->caprows) {
-			size_t cap = l->caprows ? l->caprows * 2 : 32;
-			struct sku_row *v = realloc(l->rows, cap * sizeof(*v));
-
-			if (!v)
-				return;
-			l->rows = v;
-			l->caprows = cap;
-		}
+		if (ARRAY_RESERVE(l->rows, l->nrows, l->caprows, 32))
+			return;
 		r = &l->rows[l->nrows++];
 		memset(r, 0, sizeof(*r));
 		snprintf(r->workload, sizeof(r->workload), "%s", wname);
@@ -752,15 +746,8 @@ static void bucket_settle(struct ledger *l, const struct bucket *b)
 
 		if (!targets_has(b, s->pid) || hi <= lo)
 			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			struct share *v = realloc(sh, nc * sizeof(*v));
-
-			if (!v)
-				break;
-			sh = v;
-			cap = nc;
-		}
+		if (ARRAY_RESERVE(sh, n, cap, 16))
+			break;
 		sh[n] = (struct share){ s, lo, hi, 0, 0 };
 		if (s->tokens > 0 && s->end_ns && end > s->start_ns)
 			sh[n].rate = s->tokens / (double)(end - s->start_ns);
@@ -828,16 +815,9 @@ static void bucket_spans(struct bucket *b, const struct gpu_span *sp, size_t n)
 
 static void bucket_push(struct ledger *l, const struct bucket *b)
 {
-	if (l->nbuckets == l->capbuckets) {
-		size_t cap = l->capbuckets ? l->capbuckets * 2 : 16;
-		struct bucket *v = realloc(l->buckets, cap * sizeof(*v));
-
-		if (!v) {
-			free(b->spans);
-			return;
-		}
-		l->buckets = v;
-		l->capbuckets = cap;
+	if (ARRAY_RESERVE(l->buckets, l->nbuckets, l->capbuckets, 16)) {
+		free(b->spans);
+		return;
 	}
 	l->buckets[l->nbuckets++] = *b;
 }
@@ -904,20 +884,13 @@ double ledger_split_device(double usd_per_s, double interval_s, const double *bu
 	return mem_sum > 0 ? 0 : idle;
 }
 
-/* Hours bought for cost at this hourly price (a price of 0: none counted,
- * rather than 0/0). */
-static double hours(double cost, double usd_per_hour)
-{
-	return usd_per_hour > 0 ? cost / usd_per_hour : 0;
-}
-
 static void device_interval(struct ledger *l, uint64_t start_ns, uint64_t end_ns,
 			    const struct ledger_device *d, const struct ledger_gpu_proc *procs,
 			    size_t np)
 {
 	double interval_s = (double)(end_ns - start_ns) / 1e9;
 	/* zeroed: the compiler cannot see that only the first n are read */
-	double busy[1024] = { 0 }, busy_cost[1024], idle_cost[1024], idle_left, per_s = 0;
+	double busy[1024] = { 0 }, busy_h[1024], idle_h[1024], idle_left_h, price = 0;
 	uint64_t mem[1024] = { 0 };
 	size_t idx[1024], n = 0;
 	struct accel_price ap;
@@ -934,38 +907,39 @@ static void device_interval(struct ledger *l, uint64_t start_ns, uint64_t end_ns
 	}
 	priced = l->prices && prices_accel(l->prices, d->name, l->o.hostname, &ap) == 0;
 	if (priced)
-		per_s = ap.usd_per_hour / 3600.0;
+		price = ap.usd_per_hour;
 	else
 		l->st.devices_unpriced++;
-	idle_left = ledger_split_device(per_s, interval_s, busy, mem, n, busy_cost, idle_cost);
+	/* the device's hours split among its processes; their cost is hours x
+	 * the hourly price (so a device priced at $0 still shows its hours) */
+	idle_left_h = ledger_split_device(1.0 / 3600, interval_s, busy, mem, n, busy_h, idle_h);
 	for (size_t k = 0; k < n; k++) {
 		const struct ledger_gpu_proc *p = &procs[idx[k]];
 		const struct workload *w = workload_of(l, p->pid, p->cgroup_id);
 		struct pcost *pc = pcost_get(l, p->pid);
+		double busy_cost = busy_h[k] * price, idle_cost = idle_h[k] * price;
 		uint32_t targets[MAX_TARGETS];
 		size_t nt;
 
 		if (pc) {
 			pc->gpu = true;
 			pc->gpu_priced = priced;
-			pc->gpu_cost += busy_cost[k];
-			pc->idle_cost += idle_cost[k];
+			pc->gpu_cost += busy_cost;
+			pc->idle_cost += idle_cost;
 			pc->gpu_s += busy[k];
 		}
 		if (priced) {
-			sku_add(l, w, "accelerator", "GPU hours", resource, false, false,
-				ap.usd_per_hour, hours(busy_cost[k], ap.usd_per_hour), busy_cost[k],
-				&ap.ref);
-			sku_add(l, w, "accelerator", "GPU idle hours", resource, false, false,
-				ap.usd_per_hour, hours(idle_cost[k], ap.usd_per_hour), idle_cost[k],
-				&ap.ref);
-			l->st.list_cost_usd += busy_cost[k] + idle_cost[k];
+			sku_add(l, w, "accelerator", "GPU hours", resource, false, false, price,
+				busy_h[k], busy_cost, &ap.ref);
+			sku_add(l, w, "accelerator", "GPU idle hours", resource, false, false, price,
+				idle_h[k], idle_cost, &ap.ref);
+			l->st.list_cost_usd += busy_cost + idle_cost;
 		}
 		/* an inference server's time goes to the requests it served */
 		nt = serving_targets(l, p->pid, start_ns, end_ns, targets);
-		if (nt && (busy_cost[k] + idle_cost[k] > 0 || busy[k] > 0)) {
+		if (nt && (busy_cost + idle_cost > 0 || busy[k] > 0)) {
 			struct bucket b = { .start_ns = start_ns, .end_ns = end_ns,
-					    .busy_cost = busy_cost[k], .idle_cost = idle_cost[k],
+					    .busy_cost = busy_cost, .idle_cost = idle_cost,
 					    .busy_s = busy[k], .ntargets = nt };
 
 			memcpy(b.targets, targets, nt * sizeof(targets[0]));
@@ -973,34 +947,27 @@ static void device_interval(struct ledger *l, uint64_t start_ns, uint64_t end_ns
 			bucket_push(l, &b);
 		}
 	}
-	if (priced && idle_left > 0) {
+	if (priced && idle_left_h > 0) {
 		static const struct workload idle = { .name = "idle", .kind = "idle" };
 
-		sku_add(l, &idle, "accelerator", "GPU idle hours", resource, false, false,
-			ap.usd_per_hour, hours(idle_left, ap.usd_per_hour), idle_left, &ap.ref);
-		l->st.list_cost_usd += idle_left;
+		sku_add(l, &idle, "accelerator", "GPU idle hours", resource, false, false, price,
+			idle_left_h, idle_left_h * price, &ap.ref);
+		l->st.list_cost_usd += idle_left_h * price;
 	}
 }
 
 /* Costs no usage record took for a few intervals (the process was evicted
  * from the tracker's table, or never got a record): forget them, so that
  * the table cannot grow without bound. */
+static int pcost_stale(void *ctx, uint64_t pid, void *v)
+{
+	(void)pid;
+	return ((struct pcost *)v)->seq + 3 < ((struct ledger *)ctx)->seq;
+}
+
 static void pcosts_prune(struct ledger *l)
 {
-	for (;;) {
-		uint32_t gone[256];
-		size_t it = 0, n = 0;
-		uint64_t key;
-		void *v;
-
-		while (n < 256 && htab_next(l->pcosts, &it, &key, &v))
-			if (((struct pcost *)v)->seq + 3 < l->seq)
-				gone[n++] = (uint32_t)key;
-		for (size_t i = 0; i < n; i++)
-			free(htab_del(l->pcosts, gone[i]));
-		if (n < 256)
-			break;
-	}
+	htab_remove_if(l->pcosts, pcost_stale, l, free);
 }
 
 void ledger_interval(struct ledger *l, uint64_t start_ns, uint64_t end_ns,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "out/jsonl.h"
+#include "util/array.h"
 #include "util/htab.h"
 
 #define MAX_DEVICES 64
@@ -272,17 +273,17 @@ static struct gpu_clip *clip_find(struct gpu_proc *p, uint64_t stream)
 	return NULL;
 }
 
+/* Where an open span's uncounted part starts: after what an earlier
+ * interval's end counted of it (c: its stream's clip, may be NULL). */
+static uint64_t clip_start(const struct gpu_clip *c, uint64_t first_ns)
+{
+	return c && c->first_ns == first_ns && c->settled_ns > first_ns ? c->settled_ns : first_ns;
+}
+
 static void span_add(struct gpu_proc *p, uint64_t start, uint64_t end)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-		struct gpu_span *v = realloc(p->spans, cap * sizeof(*v));
-
-		if (!v)
-			return;
-		p->spans = v;
-		p->cap = cap;
-	}
+	if (ARRAY_RESERVE(p->spans, p->n, p->cap, 16))
+		return;
 	p->spans[p->n].start = start;
 	p->spans[p->n].end = end;
 	p->n++;
@@ -301,9 +302,8 @@ void gpu_span(struct gpu *g, const struct gpu_span_event *e)
 	c = clip_find(p, e->stream);
 	if (c) {
 		/* the same span, open at an earlier interval's end: that interval
-		 * counted it up to then */
-		if (c->first_ns == e->start_ns && c->settled_ns > start)
-			start = c->settled_ns;
+		 * counted it up to then; the stream's clip is done with */
+		start = clip_start(c, start);
 		*c = p->clips[--p->nclips];
 	}
 	if (e->end_ns > start)
@@ -335,18 +335,10 @@ static void settle_pending(struct gpu *g, uint64_t end_ns)
 		if (!p || p->exited || start >= end_ns)
 			continue;
 		c = clip_find(p, pend[i].stream);
-		if (c && c->first_ns == start && c->settled_ns > start)
-			start = c->settled_ns;
+		start = clip_start(c, start);
 		if (!c) {
-			if (p->nclips == p->capclips) {
-				size_t cap = p->capclips ? p->capclips * 2 : 4;
-				struct gpu_clip *v = realloc(p->clips, cap * sizeof(*v));
-
-				if (!v)
-					continue;
-				p->clips = v;
-				p->capclips = cap;
-			}
+			if (ARRAY_RESERVE(p->clips, p->nclips, p->capclips, 4))
+				continue;
 			c = &p->clips[p->nclips++];
 		}
 		*c = (struct gpu_clip){ pend[i].stream, pend[i].first_ns, end_ns };
@@ -533,15 +525,8 @@ size_t gpu_active_pids(struct gpu *g, uint32_t **pids)
 		counters_refresh(g, p);
 		if (!p->active)
 			continue;
-		if (g->n_active == g->cap_active) {
-			size_t cap = g->cap_active ? g->cap_active * 2 : 64;
-			uint32_t *nv = realloc(g->active, cap * sizeof(*nv));
-
-			if (!nv)
-				break;
-			g->active = nv;
-			g->cap_active = cap;
-		}
+		if (ARRAY_RESERVE(g->active, g->n_active, g->cap_active, 64))
+			break;
 		g->active[g->n_active++] = p->pid;
 	}
 	*pids = g->active;
@@ -550,17 +535,21 @@ size_t gpu_active_pids(struct gpu *g, uint32_t **pids)
 
 /* Processes that exited before the last interval's end were reported with
  * it: forget them. */
+static int reported_exit(void *ctx, uint64_t pid, void *v)
+{
+	(void)ctx;
+	(void)pid;
+	return ((struct gpu_proc *)v)->computed_after_exit;
+}
+
+static void proc_release(void *v)
+{
+	proc_free(v);
+}
+
 static void drop_reported_exits(struct gpu *g)
 {
-	uint32_t gone[256];
-	size_t it = 0, n = 0;
-	void *v;
-
-	while (n < 256 && htab_next(g->procs, &it, NULL, &v))
-		if (((struct gpu_proc *)v)->computed_after_exit)
-			gone[n++] = ((struct gpu_proc *)v)->pid;
-	for (size_t i = 0; i < n; i++)
-		proc_free(htab_del(g->procs, gone[i]));
+	htab_remove_if(g->procs, reported_exit, NULL, proc_release);
 }
 
 void gpu_interval(struct gpu *g, uint64_t start_ns, uint64_t end_ns)

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "out/jsonl.h"
+#include "util/array.h"
 #include "util/htab.h"
 
 #define MAX_LABELS 5
@@ -84,11 +85,11 @@ struct lproc {
 struct device {
 	char name[96], uuid[96];   /* name: the key (UUID, else the device name) */
 	char label[96];            /* the device name (NVML's, or cuda:N) */
-	uint64_t cur_end;          /* the interval being summed (its end, real ns) */
+	/* the latest interval's sums: its usage records come together at its
+	 * end, so what is summed so far is that interval's */
+	uint64_t cur_end;          /* its end, real ns */
 	double cur_busy, cur_len, cur_cost;
 	uint64_t cur_mem;
-	double busy_pct, cost_h;   /* of the latest interval */
-	uint64_t mem;
 };
 
 struct live {
@@ -148,15 +149,8 @@ static struct series *series_get(struct family *f, const char *const *v)
 		return series_get(f, other);
 	}
 	/* (the _other series itself is created even past the bound) */
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 32;
-		struct series *nv = realloc(f->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return NULL;
-		f->v = nv;
-		f->cap = cap;
-	}
+	if (ARRAY_RESERVE(f->v, f->n, f->cap, 32))
+		return NULL;
 	memset(&f->v[f->n], 0, sizeof(f->v[f->n]));
 	for (size_t i = 0; i < f->nlabels; i++) {
 		f->v[f->n].values[i] = strdup(v[i]);
@@ -344,15 +338,8 @@ static struct device *device_get(struct live *l, const char *name)
 	for (size_t i = 0; i < l->ndev; i++)
 		if (!strcmp(l->dev[i].name, name))
 			return &l->dev[i];
-	if (l->ndev == l->capdev) {
-		size_t cap = l->capdev ? l->capdev * 2 : 4;
-		struct device *v = realloc(l->dev, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		l->dev = v;
-		l->capdev = cap;
-	}
+	if (ARRAY_RESERVE(l->dev, l->ndev, l->capdev, 4))
+		return NULL;
 	memset(&l->dev[l->ndev], 0, sizeof(l->dev[0]));
 	snprintf(l->dev[l->ndev].name, sizeof(l->dev[0].name), "%s", name);
 	return &l->dev[l->ndev++];
@@ -412,13 +399,6 @@ static void on_usage(struct live *l, const cJSON *r)
 			d->cur_busy += busy;
 			d->cur_cost += num(r, "x_gpu_cost") + num(r, "x_gpu_idle_cost");
 			d->cur_mem += p->gpu_mem;
-			/* an interval's usage records come together at its end:
-			 * what is summed so far is that interval's */
-			if (len > 0) {
-				d->busy_pct = d->cur_busy / len * 100;
-				d->cost_h = d->cur_cost / len * 3600;
-			}
-			d->mem = d->cur_mem;
 			snprintf(d->uuid, sizeof(d->uuid), "%s", str(r, "accelerator.uuid", ""));
 			snprintf(d->label, sizeof(d->label), "%s", dev_name);
 		}
@@ -458,23 +438,17 @@ static bool proc_stale(const struct lproc *p, uint64_t now)
 
 /* Forget processes gone (or silent) for a while: the table would otherwise
  * grow with every short-lived process of a host running for months. */
+static int proc_gone(void *ctx, uint64_t pid, void *v)
+{
+	(void)pid;
+	return proc_stale(v, *(const uint64_t *)ctx);
+}
+
 static void procs_prune(struct live *l)
 {
 	uint64_t now = now_real();
 
-	for (;;) {
-		uint32_t gone[256];
-		size_t it = 0, n = 0;
-		void *v;
-
-		while (n < 256 && htab_next(l->procs, &it, NULL, &v))
-			if (proc_stale(v, now))
-				gone[n++] = ((struct lproc *)v)->pid;
-		for (size_t i = 0; i < n; i++)
-			free(htab_del(l->procs, gone[i]));
-		if (n < 256)
-			break;
-	}
+	htab_remove_if(l->procs, proc_gone, &now, free);
 }
 
 static void on_agent(struct live *l, const cJSON *r)
@@ -601,9 +575,11 @@ cJSON *live_snapshot(struct live *l)
 		cJSON_AddStringToObject(o, "device", d->name);
 		cJSON_AddStringToObject(o, "name", d->label[0] ? d->label : d->name);
 		cJSON_AddStringToObject(o, "uuid", d->uuid);
-		cJSON_AddNumberToObject(o, "busy_pct", d->busy_pct);
-		json_add_u64(o, "mem_bytes", d->mem);
-		cJSON_AddNumberToObject(o, "cost_per_hour", d->cost_h);
+		cJSON_AddNumberToObject(o, "busy_pct",
+					d->cur_len > 0 ? d->cur_busy / d->cur_len * 100 : 0);
+		json_add_u64(o, "mem_bytes", d->cur_mem);
+		cJSON_AddNumberToObject(o, "cost_per_hour",
+					d->cur_len > 0 ? d->cur_cost / d->cur_len * 3600 : 0);
 		cJSON_AddItemToArray(devs, o);
 	}
 	cJSON_AddItemToObject(s, "processes", procs);

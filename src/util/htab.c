@@ -160,3 +160,30 @@ int htab_next(const struct htab *h, size_t *iter, uint64_t *key, void **val)
 	}
 	return 0;
 }
+
+size_t htab_remove_if(struct htab *h, int (*drop)(void *ctx, uint64_t key, void *val), void *ctx,
+		      void (*release)(void *val))
+{
+	size_t removed = 0;
+
+	/* in passes of up to 256 keys: collected first, then deleted, since a
+	 * deletion moves entries under the iterator */
+	for (;;) {
+		uint64_t keys[256];
+		size_t it = 0, n = 0;
+		uint64_t k;
+		void *v;
+
+		while (n < 256 && htab_next(h, &it, &k, &v))
+			if (drop(ctx, k, v))
+				keys[n++] = k;
+		for (size_t i = 0; i < n; i++) {
+			v = htab_del(h, keys[i]);
+			if (release)
+				release(v);
+		}
+		removed += n;
+		if (n < 256)
+			return removed;
+	}
+}

@@ -23,6 +23,12 @@ void *htab_del(struct htab *h, uint64_t key);
  * collect keys first when deleting. */
 int htab_next(const struct htab *h, size_t *iter, uint64_t *key, void **val);
 
+/* Remove every entry drop() chooses, passing each removed value to
+ * release (NULL: none). Safe where deleting while iterating is not.
+ * Returns how many were removed. */
+size_t htab_remove_if(struct htab *h, int (*drop)(void *ctx, uint64_t key, void *val), void *ctx,
+		      void (*release)(void *val));
+
 /* Mix two 64-bit values into one key (for composite keys). */
 static inline uint64_t htab_key2(uint64_t a, uint64_t b)
 {

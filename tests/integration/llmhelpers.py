@@ -229,20 +229,22 @@ def run_proc(procs, cmd, what, ok_codes=(0,), env=None, timeout=30):
     return proc.pid, t_done, out.decode(errors="replace"), proc.returncode
 
 
-def curl(case, server, reqs, http="1.1", host=None, ok_codes=(0,)):
-    """One curl process for all reqs (joined with --next: the connection is
-    reused). http: "1.1" or "2" (TLS only). host: a provider host name; curl
-    then connects to the mock with --connect-to, and sends Host/:authority host."""
-    exe = require_tool("curl")
-    cmd = [exe]
+def curl_cmd(tmpdir, server, reqs, http="1.1", host=None, exe=None, write_out=True):
+    """The command line of one curl for all reqs (joined with --next: the
+    connection is reused). http: "1.1" or "2" (TLS only). host: a provider
+    host name; curl then connects to the mock with --connect-to, and sends
+    Host/:authority host. Bodies go through files in tmpdir."""
+    cmd = [exe or require_tool("curl")]
     for n, r in enumerate(reqs):
-        bodyfile = os.path.join(case.tmp, "body-%s.json" % r.id)
+        bodyfile = os.path.join(tmpdir, "body-%s.json" % r.id)
         with open(bodyfile, "w") as f:
             f.write(r.body)
         if n:
             cmd.append("--next")
-        cmd += ["-sS", "-k", "--max-time", "20", "-o", "/dev/null", "-w", CURL_FMT,
-                "-X", "POST", "--data-binary", "@" + bodyfile,
+        cmd += ["-sS", "-k", "--max-time", "20", "-o", "/dev/null"]
+        if write_out:
+            cmd += ["-w", CURL_FMT]
+        cmd += ["-X", "POST", "--data-binary", "@" + bodyfile,
                 "--http1.1" if http == "1.1" else "--http2"]
         for k, v in r.headers.items():
             cmd += ["-H", "%s: %s" % (k, v)]
@@ -251,6 +253,12 @@ def curl(case, server, reqs, http="1.1", host=None, ok_codes=(0,)):
                     "https://%s%s" % (host, r.path)]
         else:
             cmd.append(server.base + r.path)
+    return cmd
+
+
+def curl(case, server, reqs, http="1.1", host=None, ok_codes=(0,)):
+    """Run curl_cmd for reqs; returns (pid, t_done, curl's -w reports)."""
+    cmd = curl_cmd(case.tmp, server, reqs, http, host)
     pid, t_done, out, rc = run_proc(case.procs, cmd, "curl", ok_codes)
     wouts = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     return pid, t_done, wouts

@@ -18,7 +18,7 @@ import time
 
 from helpers import (IntegrationCase, cgroup2_mount, check_eq, check_true, free_port, read_line,
                      require_tool, run_client, summarize, wait_for)
-from llmhelpers import MockLLM, chat, messages
+from llmhelpers import MockLLM, chat, curl_cmd, messages
 import test_gpu
 
 PRICE_PER_HOUR = 3.60          # the fake device "cuda:0", USD
@@ -89,20 +89,7 @@ class CostEndToEnd(IntegrationCase):
         return cg
 
     def curl_cmd(self, mock, reqs, host):
-        cmd = [require_tool("curl")]
-        for n, r in enumerate(reqs):
-            bodyfile = os.path.join(self.tmp, "body-%s.json" % r.id)
-            with open(bodyfile, "w") as f:
-                f.write(r.body)
-            if n:
-                cmd.append("--next")
-            cmd += ["-sS", "-k", "--max-time", "20", "-o", "/dev/null", "-X", "POST",
-                    "--data-binary", "@" + bodyfile, "--http1.1"]
-            for k, v in r.headers.items():
-                cmd += ["-H", "%s: %s" % (k, v)]
-            cmd += ["--connect-to", "%s:443:127.0.0.1:%d" % (host, mock.port),
-                    "https://%s%s" % (host, r.path)]
-        return cmd
+        return curl_cmd(self.tmp, mock, reqs, host=host, write_out=False)
 
     def test_per_request_process_and_workload_cost(self):
         test_gpu.build_fake()

@@ -22,7 +22,7 @@ import urllib.request
 
 from helpers import (AGENT, IntegrationCase, check_eq, check_true, free_port, require_tool,
                      run_client, summarize, tail, wait_for)
-from llmhelpers import MockLLM, chat, messages
+from llmhelpers import MockLLM, chat, curl_cmd, messages
 from test_cost import GPT_MINI, PRICES, SONNET, Cgroup
 
 PROMETHEUS_PKG = "prometheus"
@@ -191,21 +191,7 @@ class MetricsEndToEnd(IntegrationCase):
         super().setUpClass()
 
     def curl_cmd(self, mock, reqs, host):
-        """One curl for reqs (--next), TLS to the mock as `host` (--connect-to)."""
-        cmd = [require_tool("curl")]
-        for n, r in enumerate(reqs):
-            bodyfile = os.path.join(self.tmp, "body-%s.json" % r.id)
-            with open(bodyfile, "w") as f:
-                f.write(r.body)
-            if n:
-                cmd.append("--next")
-            cmd += ["-sS", "-k", "--max-time", "20", "-o", "/dev/null", "-X", "POST",
-                    "--data-binary", "@" + bodyfile, "--http1.1"]
-            for k, v in r.headers.items():
-                cmd += ["-H", "%s: %s" % (k, v)]
-            cmd += ["--connect-to", "%s:443:127.0.0.1:%d" % (host, mock.port),
-                    "https://%s%s" % (host, r.path)]
-        return cmd
+        return curl_cmd(self.tmp, mock, reqs, host=host, write_out=False)
 
     def wait_value(self, prom, promql, want, what, rel=1e-9):
         """Poll Prometheus until promql has the value want (the agent writes

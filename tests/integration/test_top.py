@@ -31,7 +31,7 @@ import urllib.request
 
 from helpers import (AGENT, Agent, IntegrationCase, check_eq, check_true, free_port, read_line,
                      require_tool, run_client, summarize, unique_token, wait_for)
-from llmhelpers import MockLLM, chat
+from llmhelpers import MockLLM, chat, curl_cmd
 from test_cost import PRICES, Cgroup
 import test_gpu
 
@@ -241,7 +241,9 @@ class TopWithAgent(IntegrationCase):
         cls.procs_run = []
         for cg, exe, n, inp, out in plan:
             reqs = [chat("gpt-4o-mini", input=inp, output=out) for _ in range(n)]
-            pid, _, _ = run_client(cls.class_procs, cg.wrap(cls.curl_cmd(exe, mock, reqs)),
+            cmd = curl_cmd(cls.class_dir, mock, reqs, host="api.openai.com", exe=exe,
+                           write_out=False)
+            pid, _, _ = run_client(cls.class_procs, cg.wrap(cmd),
                                    what=os.path.basename(exe))
             cls.procs_run.append(dict(pid=pid, comm=os.path.basename(exe),
                                       workload="top-a" if cg is cls.cg_a else "top-b",
@@ -258,20 +260,6 @@ class TopWithAgent(IntegrationCase):
         wait_for(settled, 15, "the request and usage records of the workload",
                  describe=lambda: summarize(cls.agent.records("request") +
                                             cls.agent.records("usage")))
-
-    @staticmethod
-    def curl_cmd(exe, mock, reqs):
-        cmd = [exe]
-        for n, r in enumerate(reqs):
-            if n:
-                cmd.append("--next")
-            cmd += ["-sS", "-k", "--max-time", "20", "-o", "/dev/null", "-X", "POST",
-                    "--data-binary", r.body, "--http1.1"]
-            for k, v in r.headers.items():
-                cmd += ["-H", "%s: %s" % (k, v)]
-            cmd += ["--connect-to", "api.openai.com:443:127.0.0.1:%d" % mock.port,
-                    "https://api.openai.com%s" % r.path]
-        return cmd
 
     # --- helpers -------------------------------------------------------
 

@@ -71,11 +71,45 @@ static void test_churn_matches_model(void **state)
 	htab_free(h);
 }
 
+static int odd_key(void *ctx, uint64_t key, void *val)
+{
+	(void)val;
+	++*(int *)ctx;
+	return key & 1;
+}
+
+static int released;
+
+static void count_release(void *val)
+{
+	(void)val;
+	released++;
+}
+
+/* More matches than one pass takes (256): every odd key goes, no even one. */
+static void test_remove_if(void **state)
+{
+	struct htab *h = htab_new();
+	int dummy = 0, calls = 0;
+
+	(void)state;
+	for (uint64_t k = 1; k <= 1000; k++)
+		assert_int_equal(htab_put(h, k, &dummy), 0);
+	released = 0;
+	assert_int_equal(htab_remove_if(h, odd_key, &calls, count_release), 500);
+	assert_int_equal(released, 500);
+	assert_int_equal(htab_count(h), 500);
+	for (uint64_t k = 1; k <= 1000; k++)
+		assert_true((htab_get(h, k) != NULL) == !(k & 1));
+	htab_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_get_del),
 		cmocka_unit_test(test_churn_matches_model),
+		cmocka_unit_test(test_remove_if),
 	};
 
 	return cmocka_run_group_tests_name("htab", tests, NULL, NULL);

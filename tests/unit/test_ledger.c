@@ -165,7 +165,7 @@ struct fixture {
 	struct llm_call call;
 };
 
-static struct fixture *fixture_new(void)
+static struct fixture *fixture_with_table(const char *json)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	const char *paths[1];
@@ -180,7 +180,7 @@ static struct fixture *fixture_new(void)
 	fd = mkstemp(fx->path);
 	assert_true(fd >= 0);
 	pf = fdopen(fd, "w");
-	fputs(table_json, pf);
+	fputs(json, pf);
 	fclose(pf);
 	paths[0] = fx->path;
 	t = prices_load(paths, 1, &probs);
@@ -195,6 +195,11 @@ static struct fixture *fixture_new(void)
 	llm_call_init(&fx->call);
 	fx->call.provider = "openai_compatible";
 	return fx;
+}
+
+static struct fixture *fixture_new(void)
+{
+	return fixture_with_table(table_json);
 }
 
 /* The records written so far, as one JSON array. */
@@ -369,15 +374,36 @@ static void test_reused_exchange_id(void **state)
 	fixture_free(fx);
 }
 
-/* A device priced at $0 (owned, written off): quantities stay numbers. */
+/* A device priced at $0 (owned, written off): its cost rows say how many
+ * hours at $0, never 0/0. */
 static void test_zero_price_quantities(void **state)
 {
-	double busy[1] = { 1.0 }, bc[1], ic[1];
-	uint64_t mem[1] = { 0 };
+	static const char zero[] =
+		"{\"version\": \"2026-11-27\", \"currency\": \"USD\", \"models\": [],\n"
+		" \"accelerators\": [{\"id\": \"t/owned\", \"match\": {\"exact\": \"cuda:0\"},\n"
+		"   \"usd_per_hour\": 0, \"source\": \"unit test\"}]}\n";
+	struct fixture *fx = fixture_with_table(zero);
+	struct gpu_span sp = { 0, 4 * S_NS };
+	struct ledger_gpu_proc gp = { .pid = 100, .device = 0, .busy_s = 4.0, .mem_bytes = 1 << 20,
+				      .spans = &sp, .nspans = 1 };
+	struct ledger_device dev = { .index = 0, .name = "cuda:0" };
+	const cJSON *r;
+	cJSON *all;
+	int rows = 0;
 
 	(void)state;
-	assert_close(ledger_split_device(0, 10, busy, mem, 1, bc, ic), 0, "no idle cost");
-	assert_close(bc[0], 0, "no busy cost");
+	ledger_interval(fx->l, 0, 10 * S_NS, &dev, 1, &gp, 1);
+	all = fixture_records(fx);
+	cJSON_ArrayForEach(r, all) {
+		rows++;
+		assert_true(cJSON_IsNumber(cJSON_GetObjectItem(r, "ConsumedQuantity")));
+		assert_true(cJSON_IsNumber(cJSON_GetObjectItem(r, "PricingQuantity")));
+		assert_close(num(r, "ListCost"), 0, "cost at $0");
+	}
+	/* its busy hours, and the idle hours of the memory it holds */
+	assert_int_equal(rows, 2);
+	cJSON_Delete(all);
+	fixture_free(fx);
 }
 
 int main(void)
